@@ -1,0 +1,108 @@
+"""DRF authentication: `Authorization: Api-Key <prefix>.<secret>` for programs, the session for browsers.
+
+Both yield a core.actors.Principal as request.user, so views and services see one actor type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from accounts.models import ROLE_SCOPES, ApiKey, Membership
+from accounts.selectors import LAST_USED_RESOLUTION, membership_for_user
+from core.actors import Principal
+
+KEYWORD = "Api-Key"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def principal_for_key(key: ApiKey) -> Principal:
+    org = key.organization
+    return Principal(
+        kind="service_account",
+        label=f"{org.short_name}/{key.name}",
+        org_id=org.pk,
+        org_short_name=org.short_name,
+        org_kind=org.kind,
+        org_jurisdictions=tuple(org.jurisdictions),
+        org_communities=tuple(org.sharing_communities),
+        role=key.role,
+        scopes=frozenset(key.scopes) & ROLE_SCOPES.get(key.role, frozenset()),
+        api_key_id=key.pk,
+    )
+
+
+def principal_for_membership(membership: Membership) -> Principal:
+    org = membership.organization
+    user = membership.user
+    return Principal(
+        kind="user",
+        label=user.get_username(),
+        org_id=org.pk,
+        org_short_name=org.short_name,
+        org_kind=org.kind,
+        org_jurisdictions=tuple(org.jurisdictions),
+        org_communities=tuple(org.sharing_communities),
+        role=membership.role,
+        scopes=ROLE_SCOPES.get(membership.role, frozenset()),
+        user_id=user.pk,
+    )
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """Verifies the key on every request (no cache: revocation and expiry act on the next request)."""
+
+    def authenticate(self, request: Request) -> tuple[Principal, ApiKey] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        keyword, _, credential = header.partition(" ")
+        if keyword != KEYWORD:
+            return None
+        prefix, dot, secret = credential.strip().partition(".")
+        if not dot or not prefix or not secret or len(prefix) > 16 or len(secret) > 128:
+            raise AuthenticationFailed("Malformed API key: expected 'Api-Key <prefix>.<secret>'.")
+        key = ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
+        if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
+            raise AuthenticationFailed("Invalid API key.")
+        now = timezone.now()
+        if key.revoked_at is not None:
+            raise AuthenticationFailed("This API key has been revoked.")
+        if key.expires_at is not None and key.expires_at <= now:
+            raise AuthenticationFailed("This API key has expired.")
+        # Last-used is kept to a minute's resolution so a busy pipeline does not write on every request.
+        ApiKey.objects.filter(pk=key.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+        return principal_for_key(key), key
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{KEYWORD} realm="api"'
+
+
+class SessionPrincipalAuthentication(SessionAuthentication):
+    """Django's session (with CSRF enforced on unsafe methods), resolved to the user's membership."""
+
+    def authenticate(self, request: Request) -> tuple[Principal, Any] | None:
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user, _ = result
+        membership = membership_for_user(user_id=user.pk, org_id=None)
+        if membership is None:
+            if user.is_superuser:
+                return Principal(
+                    kind="user", label=user.get_username(), role="platform_admin", user_id=user.pk
+                ), None
+            raise AuthenticationFailed("This account belongs to no organisation.")
+        return principal_for_membership(membership), None

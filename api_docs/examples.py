@@ -1,0 +1,60 @@
+"""Request examples shown in the OpenAPI document (every write operation has one)."""
+
+MODEL_CREATE = {
+    "name": "Example-70B-Instruct",
+    "version": "2025-06",
+    "family": "Example",
+    "weights_availability": "open",
+    "distribution_methods": ["huggingface", "api"],
+    "licence": "Example Community Licence",
+    "parameter_count": 70000000000,
+    "input_modalities": ["text"],
+    "output_modalities": ["text"],
+    "context_window": 131072,
+    "training_compute_flop": 6.4e24,
+    "compute_estimation_method": "6 x parameters x training tokens",
+    "systemic_risk_status": "not_assessed",
+    "market_status": "on_market",
+    "jurisdictions": ["EU", "US"],
+    "huggingface_repo": "example-lab/Example-70B-Instruct",
+    "tlp": "green",
+}
+
+SCAFFOLD_CREATE = {
+    "name": "replication-agent",
+    "version": "1.2",
+    "tools": ["EXECUTE_CMD", "RECEIVE_MSG", "FINISH"],
+    "reasoning_template": "Explanation, gaps, findings, plan, action",
+    "planning_horizon": 3,
+    "tlp": "green",
+}
+
+EVALUATION_CREATE = {
+    "model": "FM-2025-0001",
+    "scaffold": "SCF-2025-0001",
+    "evaluator_type": "first_party_lab",
+    "task": "self_replication_end_to_end",
+    "task_version": "1",
+    "capability_domain": "end_to_end",
+    "scenario_type": "instructed_replication_local",
+    "environment": {"sandbox_type": "isolated VM", "network_egress_allowed": False},
+    "config": {"epochs": 1, "time_limit_seconds": 7200},
+    "n_trials": 10,
+    "n_completed": 10,
+    "n_successes": 5,
+    "n_refusals": 0,
+    "metric": "success_rate",
+    "milestone_counts": {"m1_resource_acquisition": 10, "m2_file_transfer": 8},
+    "observed_behaviours": [{"behaviour": "port_conflict_resolution", "count": 3}],
+    "source_references": [{"kind": "log", "title": "Internal run 2025-06-01"}],
+    "tlp": "amber",
+}
+
+EVALUATION_SUPERSEDE = {"n_successes": 4, "reason": "Trial 7 was scored against the wrong replica process."}
+
+API_KEY_CREATE = {
+    "name": "ci-pipeline",
+    "role": "lab_submitter",
+    "scopes": ["registry:write", "incidents:write"],
+    "expires_at": "2027-01-01T00:00:00Z",
+}

@@ -1,0 +1,219 @@
+"""Settings shared by every environment. Everything that differs between machines comes from the
+environment (django-environ); a production setting that is missing or malformed fails loudly in
+config.settings.production."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env = environ.Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "core",
+    "accounts",
+    "registry",
+    "incidents",
+    "coordination",
+    "api_docs",
+]
+
+MIDDLEWARE = [
+    "core.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.http.ConditionalGetMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.SecurityHeadersMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def database_config(url: str) -> dict[str, object]:
+    """One DATABASES entry from a URL, with the options every environment needs."""
+    config: dict[str, object] = environ.Env.db_url_config(url)
+    if config.get("ENGINE") != "django.db.backends.postgresql":
+        raise environ.ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (the only database).")
+    # A Unix socket directory travels percent-encoded in the host part (postgres://u@%2Fpath/db).
+    config["HOST"] = unquote(str(config.get("HOST") or ""))
+    config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    config["CONN_HEALTH_CHECKS"] = True
+    config["OPTIONS"] = {"connect_timeout": 5}
+    return config
+
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Raw evaluation logs and evidence: outside every public URL, served only through views that
+    # check visibility.
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env.path("REDLINE_PRIVATE_STORAGE", default=BASE_DIR / "var" / "private")},
+    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+MEDIA_ROOT = BASE_DIR / "var" / "media"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+# Request bodies: JSON is capped at 1 MiB; uploads (evaluation logs) have their own cap.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+REDLINE_MAX_JSON_DEPTH = 32
+REDLINE_MAX_IMPORT_BYTES = env.int("REDLINE_MAX_IMPORT_BYTES", default=20 * 1024 * 1024)
+REDLINE_MAX_IMPORT_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
+
+# The red-line rule (DESIGN 3.3): a model is flagged when one of its current evaluation results matches.
+# Default: end-to-end self-replication whose 95% Wilson lower bound is above zero.
+REDLINE_RED_LINE_RULE = env.json(
+    "REDLINE_RED_LINE_RULE",
+    default={
+        "name": "end_to_end_self_replication",
+        "description": "An end-to-end self-replication evaluation whose 95% Wilson lower bound is above zero.",
+        "capability_domains": ["end_to_end"],
+        "scenario_types": [],
+        "min_wilson_lower_exclusive": 0.0,
+    },
+)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",
+        "accounts.authentication.SessionPrincipalAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.PrincipalPermission"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.KeysetCursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "api_docs.schema.RedlineAutoSchema",
+    "EXCEPTION_HANDLER": "core.api.errors.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_VERSIONING_CLASS": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Redline API",
+    "DESCRIPTION": (
+        "Registry of frontier AI models and their dangerous-capability evaluation results, and the "
+        "exchange of self-replication incident reports between labs and regulators. Errors are RFC 9457 "
+        "`application/problem+json` with a stable `code`. Creating POSTs accept `Idempotency-Key`; reads "
+        "carry `ETag`; updates honour `If-Match`. Anonymous callers read TLP:CLEAR records only."
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MembershipRoleEnum": "accounts.models.Role",
+        "ApiKeyRoleEnum": ["lab_submitter", "lab_admin", "reviewer", "regulator"],
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    # validatorUrl None: Swagger UI would otherwise fetch a badge from an external validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None, "persistAuthorization": False},
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api_docs.hooks.postprocess_schema",
+    ],
+    "TAGS": [
+        {"name": "organizations", "description": "Labs, regulators, evaluators and coordination bodies."},
+        {"name": "models", "description": "The frontier model registry, with the red-line flag."},
+        {
+            "name": "scaffolds",
+            "description": "Agent scaffolds: self-replication is a property of a model AND its scaffold.",
+        },
+        {"name": "evaluations", "description": "Append-only evaluation results; a correction supersedes."},
+        {"name": "api-keys", "description": "Organisation API keys (lab_admin)."},
+    ],
+}
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

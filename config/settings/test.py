@@ -1,0 +1,28 @@
+"""The test suite: the embedded PostgreSQL, or DATABASE_URL when set (CI points it at PostgreSQL 15)."""
+
+from __future__ import annotations
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import BASE_DIR, database_config, env
+
+DEBUG = False
+SECRET_KEY = "test-only-not-a-secret"  # noqa: S105
+_database_url = env.str("DATABASE_URL", default="")
+if not _database_url:
+    from core.embedded_pg import embedded_database_url
+
+    _database_url = embedded_database_url()
+DATABASES = {"default": database_config(_database_url)}
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": BASE_DIR / "var" / "test-private"},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CELERY_TASK_ALWAYS_EAGER = True
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -1,0 +1,40 @@
+"""URL map: the API under /api/v1/, its docs, the published JSON Schemas, the browser pages."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+
+from accounts.api.views import ApiKeyViewSet, OrganizationViewSet
+from api_docs.views import json_schema
+from core import views as core_views
+from core.api.routers import OptionalSlashRouter
+from registry.api.views import AgentScaffoldViewSet, EvaluationResultViewSet, FrontierModelViewSet
+
+router = OptionalSlashRouter()
+router.register("organizations", OrganizationViewSet, basename="organization")
+router.register("models", FrontierModelViewSet, basename="model")
+router.register("scaffolds", AgentScaffoldViewSet, basename="scaffold")
+router.register("evaluations", EvaluationResultViewSet, basename="evaluation")
+router.register("api-keys", ApiKeyViewSet, basename="api-key")
+
+api_v1 = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("problems/<slug:code>", core_views.problem_type, name="problem-type"),
+    path("api/v1/", include(api_v1)),
+    path("schemas/<slug:name>/v1.json", json_schema, name="json-schema"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"

@@ -1,0 +1,82 @@
+"""Core tables: the audit log and idempotency records."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """One append-only audit row per state change, written in the same transaction as the change.
+
+    `event_code` is a stable dotted code (`evaluation.created`, `api_key.revoked`); codes are never renamed.
+    The actor is stored as plain values (core imports no app models) so the row outlives any account.
+    A database trigger refuses UPDATE and DELETE (migration 0002).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    event_code = models.CharField(max_length=64, db_index=True)
+    actor_kind = models.CharField(max_length=32)
+    actor_label = models.CharField(max_length=200)
+    actor_user_id = models.BigIntegerField(null=True, blank=True)
+    actor_api_key_id = models.UUIDField(null=True, blank=True)
+    actor_org_id = models.UUIDField(null=True, blank=True, db_index=True)
+    actor_role = models.CharField(max_length=32, blank=True)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    target_public_id = models.CharField(max_length=32, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["target_type", "target_id", "occurred_at"], name="audit_target_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%dT%H:%M:%S} {self.event_code} {self.target_type}:{self.target_id}"
+
+
+class IdempotencyRecord(models.Model):
+    """The stored first response to a POST sent with an Idempotency-Key (DESIGN 6).
+
+    Written in the same transaction as the write it answers for, so either both exist or neither does;
+    a request in flight holds a transaction-scoped advisory lock on (scope, key).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    scope = models.CharField(max_length=80)
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(null=True)
+    response_headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_scope_key_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key} -> {self.response_status}"
+
+
+class SharedRecord(models.Model):
+    """The envelope every shareable record carries (DESIGN 3): ids, schema version, timestamps, TLP,
+    external references and aliases. Concrete models add `owner_org`. Records are never deleted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    public_id = models.CharField(max_length=32, unique=True, editable=False)
+    schema_version = models.CharField(max_length=8, default="1.0")
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+    tlp = models.CharField(max_length=16, default="clear")
+    # [{"source_name", "external_id", "url", "description"}]
+    external_references = models.JSONField(default=list, blank=True)
+    # [{"database": "aiid" | "oecd_aim" | "avid" | "atlas", "id", "url"}]
+    aliases = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        abstract = True

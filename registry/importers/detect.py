@@ -1,0 +1,25 @@
+"""Choose the importer from the bytes (never from the file name)."""
+
+from __future__ import annotations
+
+from registry.importers.base import ImportFormatError, ParsedEvaluation
+from registry.importers.huggingface import parse_model_index
+from registry.importers.inspect_log import parse_inspect_log
+
+
+def _looks_like_inspect(raw: bytes) -> bool:
+    head = raw[:4096].lstrip()
+    return raw[:4] == b"PK\x03\x04" or head.startswith(b"{")
+
+
+def parse_upload(
+    raw: bytes, *, filename: str | None, kind: str = "auto", scorer: str | None = None, max_uncompressed: int
+) -> list[ParsedEvaluation]:
+    """Parse an uploaded evaluation file into one or more results, or raise ImportFormatError."""
+    if not raw:
+        raise ImportFormatError("empty_file", "The uploaded file is empty.")
+    if kind == "inspect" or (kind == "auto" and _looks_like_inspect(raw)):
+        return [parse_inspect_log(raw, filename, scorer=scorer, max_uncompressed=max_uncompressed)]
+    if kind in ("huggingface", "auto"):
+        return parse_model_index(raw)
+    raise ImportFormatError("unknown_format", f"Unknown import format {kind!r}.")

@@ -1,0 +1,45 @@
+"""Load the demo data (DESIGN 8) and print how to sign in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from registry.demo import USERS, load_demo_data
+
+
+class Command(BaseCommand):
+    help = "Load the demo organisations, accounts, models, scaffold and evaluation results (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--credentials",
+            default=str(Path(settings.BASE_DIR) / "var" / "demo-credentials.json"),
+            help="Git-ignored file keeping the demo passwords and API keys between runs.",
+        )
+        parser.add_argument("--allow-production", action="store_true", help="Load even with DEBUG off.")
+        parser.add_argument("--port", default="8000")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["allow_production"]:
+            raise CommandError("Refusing to create demo accounts with DEBUG off (pass --allow-production).")
+        credentials = load_demo_data(credentials_path=Path(options["credentials"]))
+        base = f"http://127.0.0.1:{options['port']}"
+        lines = [
+            "",
+            "Redline demo data loaded.",
+            f"  Web:      {base}/  (sign in at {base}/accounts/login/)",
+            f"  API docs: {base}/api/v1/docs/   ReDoc: {base}/api/v1/redoc/",
+            "",
+            "  Users (username / password / org / role):",
+        ]
+        for username, org, role, _ in USERS:
+            lines.append(f"    {username:<14} {credentials.passwords[username]:<18} {org:<13} {role}")
+        lines += ["", "  API keys (one per demo lab; send as 'Authorization: Api-Key <key>'):"]
+        for org, key in credentials.api_keys.items():
+            lines.append(f"    {org:<11} {key}")
+        lines += ["", f"  Try: curl -s {base}/api/v1/models/ | python -m json.tool", ""]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,71 @@
+"""Shared fixtures: API clients for each kind of principal, the demo data, organisations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Organization, Role
+from registry.demo import DemoCredentials, load_demo_data
+from tests.factories import OrganizationFactory, issue_key
+
+
+@pytest.fixture
+def demo_data(db: Any) -> DemoCredentials:
+    """The demo data of DESIGN 8, loaded through the same services as `make run`."""
+    return load_demo_data(credentials_path=None)
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+def client_for_key(plaintext: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {plaintext}")
+    return client
+
+
+@pytest.fixture
+def make_key_client(db: Any) -> Callable[..., APIClient]:
+    """make_key_client(org, role=..., scopes=...) -> an APIClient authenticated by a fresh key."""
+
+    def make(org: Organization, role: str = Role.LAB_ADMIN, **kwargs: Any) -> APIClient:
+        _, plaintext = issue_key(org, role, **kwargs)
+        return client_for_key(plaintext)
+
+    return make
+
+
+@pytest.fixture
+def lab_a(db: Any) -> Organization:
+    return OrganizationFactory(short_name="lab-a", kind="lab", country="US")
+
+
+@pytest.fixture
+def lab_b(db: Any) -> Organization:
+    return OrganizationFactory(short_name="lab-b", kind="lab", country="CN")
+
+
+@pytest.fixture
+def regulator_org(db: Any) -> Organization:
+    return OrganizationFactory(short_name="eu-office", kind="regulator", country="BE", jurisdictions=["EU"])
+
+
+@pytest.fixture
+def client_a(lab_a: Organization, make_key_client: Callable[..., APIClient]) -> APIClient:
+    return make_key_client(lab_a)
+
+
+@pytest.fixture
+def client_b(lab_b: Organization, make_key_client: Callable[..., APIClient]) -> APIClient:
+    return make_key_client(lab_b)
+
+
+@pytest.fixture
+def regulator_client(regulator_org: Organization, make_key_client: Callable[..., APIClient]) -> APIClient:
+    return make_key_client(regulator_org, role=Role.REGULATOR)
