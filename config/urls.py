@@ -3,10 +3,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api.views import ApiKeyViewSet, OrganizationViewSet
-from api_docs.views import json_schema
+from api_docs.views import RedocView, SwaggerView, json_schema
 from core import views as core_views
 from core.api.routers import OptionalSlashRouter
 from registry.api.views import AgentScaffoldViewSet, EvaluationResultViewSet, FrontierModelViewSet
@@ -20,8 +20,8 @@ router.register("api-keys", ApiKeyViewSet, basename="api-key")
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     *router.urls,
 ]
 

@@ -8,7 +8,7 @@ only, so core imports nothing of ours.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 PrincipalKind = Literal["user", "service_account", "anonymous", "system"]
@@ -65,6 +65,12 @@ class Principal:
 
 ANONYMOUS = Principal(kind="anonymous", label="anonymous")
 SYSTEM = Principal(kind="system", label="system", role="platform_admin")
+
+
+def principal_of(request: Any) -> Principal:
+    """The acting principal of a DRF request (the authentication classes put it in request.user)."""
+    user = getattr(request, "user", None)
+    return user if isinstance(user, Principal) else ANONYMOUS
 
 
 def anonymous_principal() -> Principal:

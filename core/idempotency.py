@@ -25,6 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.actors import principal_of
 from core.errors import Conflict, Unprocessable, ValidationFailed
 from core.models import IdempotencyRecord
 
@@ -84,7 +85,7 @@ def idempotent(handler: Handler) -> Handler:
             raise ValidationFailed(
                 "Idempotency-Key must be 1-255 printable ASCII characters.", code="invalid_idempotency_key"
             )
-        scope = request.user.idempotency_scope
+        scope = principal_of(request).idempotency_scope
         fingerprint = request_fingerprint(request)
         with transaction.atomic():
             with connection.cursor() as cursor:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from accounts.models import ApiKey, Organization, Role, Scope
 from core.api.serializers import StrictSerializer
 
 
-class OrganizationSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class OrganizationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organization
         fields = [
@@ -26,9 +28,11 @@ class OrganizationSerializer(serializers.ModelSerializer):  # type: ignore[type-
         read_only_fields = fields
 
 
-class ApiKeySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    organization = serializers.SlugRelatedField(slug_field="short_name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class ApiKeySerializer(serializers.ModelSerializer):
+    organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
+        slug_field="short_name", read_only=True
+    )
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
     is_active = serializers.SerializerMethodField()
 
     class Meta:

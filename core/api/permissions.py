@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
+from core.actors import principal_of
 from core.errors import Forbidden
 
 
@@ -16,10 +17,10 @@ class PrincipalPermission(BasePermission):
     for API keys, the view's `write_scope`. Views can also set `read_requires_auth = True`."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        principal = request.user
+        principal = principal_of(request)
         if request.method in SAFE_METHODS and not getattr(view, "read_requires_auth", False):
             return True
-        if principal is None or not principal.is_authenticated:
+        if not principal.is_authenticated:
             return False  # -> 401 with WWW-Authenticate
         scope = getattr(view, "write_scope", None) if request.method not in SAFE_METHODS else None
         if scope and not principal.has_scope(scope):

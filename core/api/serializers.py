@@ -7,9 +7,10 @@ from typing import Any
 from rest_framework import serializers
 
 
-class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """Rejects any field it does not declare (including read-only ones such as status, owner_org,
-    created_at): a client that believes it set something must learn that it did not."""
+class StrictSerializer(serializers.Serializer):
+    # Rejects any field it does not declare (including read-only ones such as status, owner_org,
+    # created_at): a client that believes it set something must learn that it did not. (A comment, not a
+    # docstring: drf-spectacular would copy a docstring into every subclass's schema description.)
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):

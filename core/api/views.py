@@ -11,14 +11,8 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.actors import ANONYMOUS, Principal
+from core.actors import Principal, principal_of
 from core.errors import PreconditionFailed
-
-
-def principal_of(request: Request) -> Principal:
-    """The acting principal of a DRF request (authentication classes put it in request.user)."""
-    user = request.user
-    return user if isinstance(user, Principal) else ANONYMOUS
 
 
 def etag_for(instance: models.Model) -> str:
@@ -54,7 +48,7 @@ class ETagDetailMixin:
         return response
 
 
-class RecordViewSet(ETagDetailMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class RecordViewSet(ETagDetailMixin, viewsets.GenericViewSet):
     """Base for resource viewsets: lists come from `list_selector`, single records from `get_selector`
     (both scoped to the principal before any handler runs), addressed by public id or UUID."""
 
@@ -91,7 +85,7 @@ class RecordViewSet(ETagDetailMixin, viewsets.GenericViewSet):  # type: ignore[t
         self.etag_instance = instance
         return Response(data, status=status.HTTP_201_CREATED, headers={"Location": path})
 
-    def parse(self, serializer_class: type[serializers.Serializer], **kwargs: Any) -> dict[str, Any]:  # type: ignore[type-arg]
+    def parse(self, serializer_class: type[serializers.Serializer], **kwargs: Any) -> dict[str, Any]:
         serializer = serializer_class(data=self.request.data, context=self.get_serializer_context(), **kwargs)
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(serializer.validated_data)
