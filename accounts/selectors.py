@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import timedelta
 from uuid import UUID
 
@@ -46,10 +47,8 @@ def organization_list() -> QuerySet[Organization]:
 
 def organization_get(*, ref: str) -> Organization:
     lookup = Q(short_name=ref)
-    try:
+    with suppress(ValueError):
         lookup |= Q(pk=UUID(ref))
-    except ValueError:
-        pass
     org = Organization.objects.filter(lookup).first()
     if org is None:
         raise NotFound(f"No organisation {ref!r}.")

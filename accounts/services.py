@@ -97,10 +97,8 @@ def api_key_create(
     """Issue a key for a service account of `organization`. Returns the key and its plaintext, which is
     never stored and cannot be shown again."""
     _require_key_admin(actor, organization.pk)
-    if (
-        role not in KIND_ROLES[organization.kind]
-        or (role == Role.PLATFORM_ADMIN
-        and actor.role != Role.PLATFORM_ADMIN)
+    if role not in KIND_ROLES[organization.kind] or (
+        role == Role.PLATFORM_ADMIN and actor.role != Role.PLATFORM_ADMIN
     ):
         raise ValidationFailed(f"A key cannot act as {role!r} in this organisation.", code="invalid_role")
     if actor.role == Role.LAB_ADMIN and role not in (Role.LAB_SUBMITTER, Role.LAB_ADMIN):

@@ -23,9 +23,14 @@ def postprocess_schema(result: dict[str, Any], generator: Any, request: Any, pub
             _close(schema)
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
-            if method == "get" and isinstance(operation, dict) and "security" in operation:
-                if {} not in operation["security"] and not path_is_private(operation):
-                    operation["security"].append({})
+            if (
+                method == "get"
+                and isinstance(operation, dict)
+                and "security" in operation
+                and {} not in operation["security"]
+                and not path_is_private(operation)
+            ):
+                operation["security"].append({})
     return result
 
 

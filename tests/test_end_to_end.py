@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "inspect"
 
 
-def _call(url: str, *, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+def _call(
+    url: str, *, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
     request = Request(url, data=body, method=method, headers=headers or {})  # noqa: S310 - the live test server
     try:
         with urlopen(request, timeout=30) as response:  # noqa: S310
@@ -34,7 +36,9 @@ def _multipart(fields: dict[str, str], file_name: str, content: bytes) -> tuple[
     ]
     parts.append(
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + content
+        + b"\r\n"
     )
     parts.append(f"--{boundary}--\r\n".encode())
     return f"multipart/form-data; boundary={boundary}", b"".join(parts)
@@ -63,7 +67,7 @@ def test_an_anonymous_reader_sees_the_demo_registry(live_server, demo):
 
 @pytest.mark.parametrize("path", ["/api/v1/docs/", "/api/v1/redoc/"])
 def test_api_docs_render_without_external_urls(live_server, path):
-    status, headers, body = _call(live_server.url + path)
+    status, _, body = _call(live_server.url + path)
     assert status == 200
     html = body.decode()
     assert "http://" not in html and "https://" not in html and "//fonts" not in html
@@ -76,10 +80,18 @@ def test_a_lab_pipeline_imports_an_inspect_log_and_retries_safely(live_server, d
     responses = []
     for _ in range(2):  # the second is a retry after a lost response: new boundary, same key
         content_type, body = _multipart(fields, "replication_probe_5of10.eval", content)
-        responses.append(_call(
-            f"{live_server.url}/api/v1/evaluations/import", method="POST", body=body,
-            headers={"Authorization": f"Api-Key {key}", "Idempotency-Key": "ci-run-1", "Content-Type": content_type},
-        ))
+        responses.append(
+            _call(
+                f"{live_server.url}/api/v1/evaluations/import",
+                method="POST",
+                body=body,
+                headers={
+                    "Authorization": f"Api-Key {key}",
+                    "Idempotency-Key": "ci-run-1",
+                    "Content-Type": content_type,
+                },
+            )
+        )
     (first_status, _, first_body), (second_status, second_headers, second_body) = responses
     assert first_status == 201, first_body
     assert second_status == 201 and second_headers.get("Idempotent-Replayed") == "true"
@@ -94,7 +106,9 @@ def test_a_revoked_key_is_refused_on_its_very_next_request(live_server, demo):
     status, _, body = _call(f"{live_server.url}/api/v1/api-keys/", headers=auth)
     assert status == 200
     [own] = [k for k in json.loads(body)["results"] if key.startswith(k["prefix"] + ".")]
-    status, _, _ = _call(f"{live_server.url}/api/v1/api-keys/{own['id']}/revoke", method="POST", headers=auth, body=b"{}")
+    status, _, _ = _call(
+        f"{live_server.url}/api/v1/api-keys/{own['id']}/revoke", method="POST", headers=auth, body=b"{}"
+    )
     assert status == 200
     status, headers, body = _call(f"{live_server.url}/api/v1/api-keys/", headers=auth)
     assert status == 401

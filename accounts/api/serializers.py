@@ -32,7 +32,9 @@ class ApiKeySerializer(serializers.ModelSerializer):
     organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
         slug_field="short_name", read_only=True
     )
-    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     is_active = serializers.SerializerMethodField()
 
     class Meta:

@@ -143,7 +143,7 @@ class KeysetCursorPagination(BasePagination):
                 "name": "ordering",
                 "required": False,
                 "in": "query",
-                "description": "`-modified_at` (newest first, default) or `modified_at` (oldest first, for sync).",
+                "description": "`-modified_at` (newest first, default) or `modified_at` (oldest first).",
                 "schema": {"type": "string", "enum": list(self.orderings)},
             },
         ]

@@ -25,11 +25,18 @@ def test_openapi_is_3_1_with_the_api_key_scheme_and_tags():
     assert document["openapi"] == "3.1.0"
     schemes = document["components"]["securitySchemes"]
     assert schemes["ApiKey"] == {
-        "type": "apiKey", "in": "header", "name": "Authorization",
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
         "description": "An organisation API key: `Authorization: Api-Key <prefix>.<secret>`.",
     }
-    tags = {tag for item in document["paths"].values() for op in item.values() if isinstance(op, dict)
-            for tag in op.get("tags", [])}
+    tags = {
+        tag
+        for item in document["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict)
+        for tag in op.get("tags", [])
+    }
     assert {"models", "scaffolds", "evaluations", "api-keys", "organizations"} <= tags
 
 
@@ -73,7 +80,11 @@ def test_unknown_schema_is_a_problem_404(client):
 
 @pytest.mark.parametrize(
     ("name", "example"),
-    [("model", examples.MODEL_CREATE), ("scaffold", examples.SCAFFOLD_CREATE), ("evaluation", examples.EVALUATION_CREATE)],
+    [
+        ("model", examples.MODEL_CREATE),
+        ("scaffold", examples.SCAFFOLD_CREATE),
+        ("evaluation", examples.EVALUATION_CREATE),
+    ],
 )
 def test_documented_examples_validate_against_the_published_schemas(name, example):
     errors = list(Draft202012Validator(contract.load_published_schema(name)).iter_errors(example))
@@ -84,8 +95,10 @@ def test_the_schema_rejects_what_the_api_rejects():
     validator = Draft202012Validator(contract.load_published_schema("evaluation"))
     bad = {**examples.EVALUATION_CREATE, "status": "accepted"}
     assert any(e.validator == "additionalProperties" for e in validator.iter_errors(bad))
-    assert any(e.validator == "enum" or e.validator == "$ref" or "not one of" in e.message
-               for e in validator.iter_errors({**examples.EVALUATION_CREATE, "tlp": "purple"}))
+    assert any(
+        e.validator == "enum" or e.validator == "$ref" or "not one of" in e.message
+        for e in validator.iter_errors({**examples.EVALUATION_CREATE, "tlp": "purple"})
+    )
 
 
 def test_live_schema_endpoint_equals_the_committed_file(client):
