@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from typing import Any
 
 from django.db.models import Q
@@ -15,11 +16,13 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from accounts.models import ROLE_SCOPES, ApiKey, Membership
+from accounts.models import ROLE_SCOPES, ApiKey, Membership, Role
 from accounts.selectors import LAST_USED_RESOLUTION, membership_for_user
 from core.actors import Principal
 
 KEYWORD = "Api-Key"
+# What accounts.services issues: an alphanumeric prefix and a URL-safe base64 secret.
+_CREDENTIAL_RE = re.compile(r"^(?P<prefix>[A-Za-z0-9]{1,16})\.(?P<secret>[A-Za-z0-9_-]{1,128})$")
 
 
 def hash_secret(secret: str) -> str:
@@ -67,11 +70,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         if not header:
             return None
         keyword, _, credential = header.partition(" ")
-        if keyword != KEYWORD:
+        if keyword.lower() != KEYWORD.lower():  # auth schemes are case-insensitive (RFC 9110 11.1)
             return None
-        prefix, dot, secret = credential.strip().partition(".")
-        if not dot or not prefix or not secret or len(prefix) > 16 or len(secret) > 128:
+        # Checked before any query: a NUL or a surrogate in the header must be a 401, not a database error.
+        match = _CREDENTIAL_RE.match(credential.strip())
+        if match is None:
             raise AuthenticationFailed("Malformed API key: expected 'Api-Key <prefix>.<secret>'.")
+        prefix, secret = match["prefix"], match["secret"]
         key = ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
         if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
             raise AuthenticationFailed("Invalid API key.")
@@ -102,7 +107,11 @@ class SessionPrincipalAuthentication(SessionAuthentication):
         if membership is None:
             if user.is_superuser:
                 return Principal(
-                    kind="user", label=user.get_username(), role="platform_admin", user_id=user.pk
+                    kind="user",
+                    label=user.get_username(),
+                    role=Role.PLATFORM_ADMIN,
+                    scopes=ROLE_SCOPES[Role.PLATFORM_ADMIN],
+                    user_id=user.pk,
                 ), None
             raise AuthenticationFailed("This account belongs to no organisation.")
         return principal_for_membership(membership), None

@@ -40,8 +40,9 @@ class Principal:
         return not self.is_authenticated
 
     def has_scope(self, scope: str) -> bool:
-        """Session users act with every scope of their role; API keys only with the scopes they were given."""
-        return self.kind != "service_account" or scope in self.scopes
+        """Session users act with their role's scopes, API keys with the (role-bounded) scopes they were
+        given: both are in `scopes`, filled in by accounts.authentication. The system has every scope."""
+        return self.kind == "system" or scope in self.scopes
 
     @property
     def idempotency_scope(self) -> str:

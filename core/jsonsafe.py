@@ -1,7 +1,8 @@
 """Strict JSON decoding for untrusted bodies and files.
 
 Rejects, with a stable code: invalid UTF-8, duplicate keys, NaN/Infinity, integers too long to be a count,
-NUL characters in any key or string, and nesting deeper than the configured limit. Python's C decoder
+NUL characters and lone surrogates (`"\\ud800"`: valid JSON, but not text that can be stored or echoed back)
+in any key or string, and nesting deeper than the configured limit. Python's C decoder
 raises RecursionError on absurd nesting (50,000 levels) before anything is built; that becomes a 400 too.
 """
 
@@ -43,14 +44,26 @@ def _parse_float(text: str) -> float:
     return value
 
 
+def _check_text(text: str, what: str) -> None:
+    if "\x00" in text:
+        raise ValidationFailed(f"NUL characters are not allowed in {what}.", code="nul_character")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationFailed(
+                f"Unpaired surrogate escapes (\\ud800-\\udfff) are not allowed in {what}.",
+                code="invalid_unicode",
+            ) from exc
+
+
 def check_structure(value: Any, *, max_depth: int) -> None:
-    """Walk the decoded value iteratively: no NUL in any string or key, depth bounded."""
+    """Walk the decoded value iteratively: every string and key is storable text, depth bounded."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                raise ValidationFailed("NUL characters are not allowed in strings.", code="nul_character")
+            _check_text(item, "strings")
         elif isinstance(item, dict | list):
             if depth > max_depth:
                 raise ValidationFailed(
@@ -58,10 +71,7 @@ def check_structure(value: Any, *, max_depth: int) -> None:
                 )
             if isinstance(item, dict):
                 for key, child in item.items():
-                    if "\x00" in key:
-                        raise ValidationFailed(
-                            "NUL characters are not allowed in keys.", code="nul_character"
-                        )
+                    _check_text(key, "keys")
                     stack.append((child, depth + 1))
             else:
                 stack.extend((child, depth + 1) for child in item)

@@ -26,12 +26,18 @@ from registry.models import AgentScaffold, EvaluationResult, FrontierModel
 
 PAPER_2412 = {
     "kind": "paper",
-    "title": "Frontier AI systems have surpassed the self-replicating red line (Pan, Dai, Fan, Yang; Fudan University), arXiv 2412.12140 v1, 2024-12-09",
+    "title": (
+        "Frontier AI systems have surpassed the self-replicating red line (Pan, Dai, Fan, Yang; "
+        "Fudan University), arXiv 2412.12140 v1, 2024-12-09"
+    ),
     "url": "https://arxiv.org/abs/2412.12140",
 }
 PAPER_2503 = {
     "kind": "paper",
-    "title": "Large language model-powered AI systems achieve self-replication with no human intervention, arXiv 2503.17378 v2, 2025-03-25",
+    "title": (
+        "Large language model-powered AI systems achieve self-replication with no human intervention, "
+        "arXiv 2503.17378 v2, 2025-03-25"
+    ),
     "url": "https://arxiv.org/abs/2503.17378",
 }
 
@@ -325,6 +331,6 @@ def demo_key_principal(plaintext: str) -> Principal:
     from rest_framework.test import APIRequestFactory
 
     request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Api-Key {plaintext}")
-    result = ApiKeyAuthentication().authenticate(request)  # type: ignore[arg-type]
+    result = ApiKeyAuthentication().authenticate(request)
     assert result is not None
     return result[0]

@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters as df
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from core.actors import principal_of
 from core.enums import ScenarioType
+from registry import selectors
 from registry.models import (
     AgentScaffold,
     CapabilityDomain,
@@ -42,6 +46,30 @@ class SearchFilter(df.CharFilter):
         return qs.filter(query)
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """`true`/`false` (or 1/0); anything else is a 400, not silently "no filter" as django-filter's
+    NullBooleanSelect would make it (`red_line=yes` must not return the whole registry)."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]  # None: no filter
+        if value is None or value == "":
+            return None
+        lowered = str(value).strip().lower()
+        if lowered in ("true", "1"):
+            return True
+        if lowered in ("false", "0"):
+            return False
+        raise ValidationError("Must be true or false.", code="invalid_choice")
+
+    def validate(self, value: Any) -> None:
+        pass
+
+
+class StrictBooleanFilter(df.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class ModifiedAfterMixin(df.FilterSet):
     modified_after = df.IsoDateTimeFilter(
         field_name="modified_at", lookup_expr="gt", help_text="Only records modified after this time (sync)."
@@ -60,7 +88,7 @@ class FrontierModelFilter(ModifiedAfterMixin):
     scenario_type = df.ChoiceFilter(
         choices=ScenarioType.choices, method="filter_evaluated", help_text="Has a result in this scenario."
     )
-    red_line = df.BooleanFilter(field_name="red_line_flagged", help_text="Flagged by the red-line rule.")
+    red_line = StrictBooleanFilter(field_name="red_line_flagged", help_text="Flagged by the red-line rule.")
     search = SearchFilter(fields=("name", "family", "huggingface_repo", "description"))
 
     class Meta:
@@ -68,7 +96,9 @@ class FrontierModelFilter(ModifiedAfterMixin):
         fields: list[str] = []
 
     def filter_evaluated(self, qs: QuerySet[FrontierModel], name: str, value: str) -> QuerySet[FrontierModel]:
-        matching = EvaluationResult.objects.filter(model_id=OuterRef("pk"), **{name: value})
+        # Only results the reader may see count: a hidden result must not show through a filter.
+        actor = principal_of(self.request)
+        matching = selectors.current_evaluations(actor=actor).filter(model_id=OuterRef("pk"), **{name: value})
         return qs.filter(Exists(matching))
 
 
@@ -96,10 +126,10 @@ class EvaluationResultFilter(ModifiedAfterMixin):
     systemic_risk_status = df.ChoiceFilter(
         field_name="model__systemic_risk_status", choices=SystemicRiskStatus.choices
     )
-    current = df.BooleanFilter(
+    current = StrictBooleanFilter(
         field_name="superseded_by", lookup_expr="isnull", help_text="true: only results not superseded."
     )
-    red_line = df.BooleanFilter(field_name="meets_red_line", help_text="Meets the red-line rule.")
+    red_line = StrictBooleanFilter(field_name="meets_red_line", help_text="Meets the red-line rule.")
     search = SearchFilter(fields=("task", "task_family", "benchmark", "caveats"))
 
     class Meta:

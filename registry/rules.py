@@ -24,7 +24,7 @@ class RedLineRule:
     min_wilson_lower_exclusive: float
 
     def as_q(self, prefix: str = "") -> Q:
-        """Matching, current evaluation results (prefix: the path to EvaluationResult, e.g. 'evaluations__')."""
+        """Matching, current evaluation results (prefix: the path to EvaluationResult, as 'evaluations__')."""
         q = Q(
             **{
                 f"{prefix}superseded_by__isnull": True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from uuid import UUID
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Case, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from accounts.selectors import tlp_visibility_q
 from core.actors import Principal
@@ -33,20 +33,31 @@ def evaluation_visibility_q(actor: Principal, prefix: str = "") -> Q:
     return Q(**{f"{prefix}id__in": EvaluationResult.objects.filter(q).values("id")})
 
 
+def current_evaluations(*, actor: Principal) -> QuerySet[EvaluationResult]:
+    """Current (not superseded) evaluation results that `actor` may see."""
+    return EvaluationResult.objects.filter(evaluation_visibility_q(actor), superseded_by__isnull=True)
+
+
 def red_line_evidence_qs(actor: Principal) -> QuerySet[EvaluationResult]:
     """Current evaluation results that meet the red-line rule and that `actor` may see."""
     return EvaluationResult.objects.filter(red_line_rule().as_q()).filter(evaluation_visibility_q(actor))
 
 
+def _model_visibility_q(actor: Principal) -> Q:
+    return tlp_visibility_q(actor, owner_field="owner_org", jurisdictions_field="jurisdictions")
+
+
 def frontier_model_list(*, actor: Principal) -> QuerySet[FrontierModel]:
-    """Visible models with `red_line_flagged` computed from the evidence the actor may see."""
+    """Visible models with `red_line_flagged` computed from the evidence the actor may see, and
+    `visible_base_model` (the base's public id, only when the actor may see the base too)."""
     evidence = red_line_evidence_qs(actor).filter(model_id=OuterRef("pk"))
+    visible_base = FrontierModel.objects.filter(_model_visibility_q(actor), pk=OuterRef("base_model_id"))
     return (
-        FrontierModel.objects.filter(
-            tlp_visibility_q(actor, owner_field="owner_org", jurisdictions_field="jurisdictions")
+        FrontierModel.objects.filter(_model_visibility_q(actor))
+        .select_related("provider", "owner_org")
+        .annotate(
+            red_line_flagged=Exists(evidence), visible_base_model=Subquery(visible_base.values("public_id"))
         )
-        .select_related("provider", "base_model", "owner_org")
-        .annotate(red_line_flagged=Exists(evidence))
     )
 
 
@@ -97,8 +108,12 @@ def scaffold_get(*, actor: Principal, ref: str) -> AgentScaffold:
 
 
 def evaluation_list(*, actor: Principal) -> QuerySet[EvaluationResult]:
-    """Visible results, whose model is visible too, with what the list shows joined in one query."""
-    visible_models = frontier_model_list(actor=actor).values("pk")
+    """Visible results, whose model is visible too, with what the list shows joined in one query;
+    `visible_scaffold` is the scaffold's public id only when the actor may see the scaffold too."""
+    visible_models = FrontierModel.objects.filter(_model_visibility_q(actor)).values("pk")
+    visible_scaffold = AgentScaffold.objects.filter(
+        tlp_visibility_q(actor, owner_field="owner_org"), pk=OuterRef("scaffold_id")
+    )
     return (
         EvaluationResult.objects.filter(evaluation_visibility_q(actor), model_id__in=visible_models)
         .select_related(
@@ -110,7 +125,15 @@ def evaluation_list(*, actor: Principal) -> QuerySet[EvaluationResult]:
             "supersedes",
             "superseded_by",
         )
-        .annotate(meets_red_line=Q(red_line_rule().as_q()))
+        # Case, not a bare Q: a result without an interval (pass@k) compares as NULL, and must read false.
+        .annotate(
+            meets_red_line=Case(
+                When(red_line_rule().as_q(), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+            visible_scaffold=Subquery(visible_scaffold.values("public_id")),
+        )
     )
 
 

@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Organization, OrganizationKind, Role
 from core.actors import Principal
@@ -358,7 +359,8 @@ def _derive_counts(evaluation: EvaluationResult) -> None:
         if evaluation.metric == Metric.SUCCESS_RATE:
             if evaluation.metric_value is not None and abs(evaluation.metric_value - rate) > 1e-6:
                 raise ValidationFailed(
-                    f"metric_value {evaluation.metric_value} disagrees with n_successes/n_trials = {rate:.6g}.",
+                    f"metric_value {evaluation.metric_value} disagrees with "
+                    f"n_successes/n_trials = {rate:.6g}.",
                     code="inconsistent_metric",
                     errors=[
                         FieldError(
@@ -400,7 +402,8 @@ def _build_evaluation(
     if unknown:
         raise ValidationFailed(f"Unknown fields: {sorted(unknown)}", code="unknown_field")
     fields = dict(data)
-    fields.setdefault("tlp", TLP.AMBER)
+    # Unless told, amber, or the model's TLP when that is stricter (never less restricted than the model).
+    fields.setdefault("tlp", max(TLP.AMBER, TLP(model.tlp), key=lambda tlp: TLP_ORDER[tlp]))
     if "evaluator_type" not in fields:
         fields["evaluator_type"] = (
             EvaluatorType.FIRST_PARTY_LAB
@@ -419,7 +422,8 @@ def _build_evaluation(
         )
     if TLP_ORDER[TLP(fields["tlp"])] < TLP_ORDER[TLP(model.tlp)]:
         raise ValidationFailed(
-            f"An evaluation cannot be less restricted (TLP:{fields['tlp']}) than its model (TLP:{model.tlp}).",
+            f"An evaluation cannot be less restricted (TLP:{fields['tlp']}) than its model "
+            f"(TLP:{model.tlp}).",
             code="tlp_below_model",
         )
     evaluation = EvaluationResult(
@@ -433,6 +437,9 @@ def _build_evaluation(
 def _save_evaluation(actor: Principal, evaluation: EvaluationResult, event_code: str) -> EvaluationResult:
     evaluation.public_id = allocate_public_id(sequence="registry_evaluation_seq", prefix="EVR", width=4)
     evaluation.save()
+    # A new result can change the model's red-line flag: move the model's modified_at (its ETag and the
+    # `modified_after` sync cursor) so that cached copies and mirrors learn of it.
+    FrontierModel.objects.filter(pk=evaluation.model_id).update(modified_at=timezone.now())
     audit_record(
         actor=actor,
         event_code=event_code,
@@ -460,12 +467,16 @@ def evaluation_create(
     evaluation = _build_evaluation(actor=actor, org=org, model=model, scaffold=scaffold, data=data)
     with transaction.atomic():
         if raw_log is not None:
-            evaluation.raw_log = _store_raw_log(org, raw_log)
-            evaluation.raw_log_name = raw_log.name[:255]
-            evaluation.raw_log_sha256 = raw_log.sha256
-            evaluation.raw_log_size = len(raw_log.content)
-            evaluation.import_format = raw_log.import_format
+            _attach_raw_log(evaluation, _store_raw_log(org, raw_log), raw_log)
         return _save_evaluation(actor, evaluation, "evaluation.created")
+
+
+def _attach_raw_log(evaluation: EvaluationResult, key: str, raw_log: RawLog) -> None:
+    evaluation.raw_log = key
+    evaluation.raw_log_name = raw_log.name[:255]
+    evaluation.raw_log_sha256 = raw_log.sha256
+    evaluation.raw_log_size = len(raw_log.content)
+    evaluation.import_format = raw_log.import_format
 
 
 def evaluation_supersede(
@@ -512,9 +523,10 @@ def evaluation_supersede(
 
 
 def _resolve_model_for_import(
-    *, actor: Principal, org: Organization, parsed: ParsedEvaluation, visible_models: Any
+    *, actor: Principal, org: Organization, parsed: ParsedEvaluation, visible_models: Any, tlp: str | None
 ) -> tuple[FrontierModel, bool]:
-    """Find the registered model an imported log names, or register it for the importing lab."""
+    """Find the registered model an imported log names, or register it for the importing lab (at the
+    import's TLP when given: the results name the model, so it is no more restricted than they are)."""
     raw_name = parsed.model_name.strip()
     parts = raw_name.split("/")
     # Inspect names models "<api>/<model>", Hugging Face ones "hf/<org>/<repo>".
@@ -541,7 +553,8 @@ def _resolve_model_for_import(
         )
     if org.kind != OrganizationKind.LAB:
         raise ValidationFailed(
-            f"The log's model {raw_name!r} is not registered; register it (its provider does) or pass `model`.",
+            f"The log's model {raw_name!r} is not registered; register it (its provider does) "
+            "or pass `model`.",
             code="model_not_registered",
         )
     model_name = repo.split("/")[-1] if repo else "/".join(parts[1:]) if len(parts) > 1 else raw_name
@@ -553,6 +566,8 @@ def _resolve_model_for_import(
         or (raw_name if parsed.source_format == "hf_model_index" and "/" in raw_name else ""),
         "external_references": [{"source_name": "import", "external_id": raw_name, "url": ""}],
     }
+    if tlp:
+        data["tlp"] = tlp
     existing = FrontierModel.objects.filter(provider=org, name=data["name"], version="").first()
     if existing is not None:
         return existing, False
@@ -586,7 +601,7 @@ def evaluation_import(
         raise ValidationFailed("The file holds no evaluation results.", code="empty_import")
     sha256 = hashlib.sha256(raw).hexdigest()
     raw_log = RawLog(content=raw, name=filename, sha256=sha256, import_format=parsed[0].source_format)
-    results: list[EvaluationResult] = []
+    built: list[EvaluationResult] = []
     created: list[FrontierModel] = []
     with transaction.atomic():
         duplicate = EvaluationResult.objects.filter(
@@ -599,14 +614,19 @@ def evaluation_import(
             target = model
             if target is None:
                 target, was_created = _resolve_model_for_import(
-                    actor=actor, org=org, parsed=item, visible_models=visible_models
+                    actor=actor, org=org, parsed=item, visible_models=visible_models, tlp=defaults.get("tlp")
                 )
                 if was_created:
                     created.append(target)
             data = {**defaults, **_parsed_fields(item)}
-            results.append(
-                evaluation_create(actor=actor, model=target, data=data, scaffold=scaffold, raw_log=raw_log)
-            )
+            built.append(_build_evaluation(actor=actor, org=org, model=target, scaffold=scaffold, data=data))
+        # The file is stored only once every result has passed its checks, so a refused import leaves
+        # nothing behind in storage (a rolled-back transaction cannot take a written file back).
+        key = _store_raw_log(org, raw_log)
+        results: list[EvaluationResult] = []
+        for evaluation in built:
+            _attach_raw_log(evaluation, key, raw_log)
+            results.append(_save_evaluation(actor, evaluation, "evaluation.created"))
     return ImportOutcome(evaluations=results, created_models=created, sha256=sha256)
 
 

@@ -82,7 +82,7 @@ class ApiKeyViewSet(RecordViewSet):
         parameters=[IDEMPOTENCY_HEADER],
         examples=[OpenApiExample("A CI pipeline key", value=examples.API_KEY_CREATE, request_only=True)],
     )
-    @idempotent
+    @idempotent(withhold=("key",))  # the secret is shown once: a replay carries "key": ""
     def create(self, request: Request) -> Response:
         data = self.parse(ApiKeyCreateSerializer)
         if self.actor.org_id is None:

@@ -122,6 +122,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 REDLINE_MAX_JSON_DEPTH = 32
 REDLINE_MAX_IMPORT_BYTES = env.int("REDLINE_MAX_IMPORT_BYTES", default=20 * 1024 * 1024)
 REDLINE_MAX_IMPORT_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
+# How long an Idempotency-Key is remembered: a retry within this window replays, a later one is new.
+REDLINE_IDEMPOTENCY_TTL_HOURS = env.int("REDLINE_IDEMPOTENCY_TTL_HOURS", default=24)
 
 # The red-line rule (DESIGN 3.3): a model is flagged when one of its current evaluation results matches.
 # Default: end-to-end self-replication whose 95% Wilson lower bound is above zero.
@@ -201,6 +203,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BEAT_SCHEDULE = {
+    "purge-idempotency-records": {"task": "core.tasks.purge_idempotency_records", "schedule": 3600.0},
+}
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -64,8 +64,11 @@ def flatten_validation_errors(detail: Any, prefix: str = "") -> list[FieldError]
     if isinstance(detail, dict):
         out: list[FieldError] = []
         for key, value in detail.items():
-            name = key if key != "non_field_errors" else ""
-            path = f"{prefix}.{name}" if prefix and name else (name or prefix)
+            if isinstance(key, int):  # a ListField keys its children's errors by their index
+                path = f"{prefix}[{key}]"
+            else:
+                name = str(key) if key != "non_field_errors" else ""
+                path = f"{prefix}.{name}" if prefix and name else (name or prefix)
             out.extend(flatten_validation_errors(value, path))
         return out
     if isinstance(detail, list):
@@ -78,6 +81,34 @@ def flatten_validation_errors(detail: Any, prefix: str = "") -> list[FieldError]
         return out
     code = getattr(detail, "code", "invalid") or "invalid"
     return [FieldError(field=prefix, code=str(code), message=str(detail))]
+
+
+# SQLSTATEs of a row that another transaction got in first (a race the services' checks cannot close).
+_CONCURRENT_DUPLICATE = frozenset({"23505", "23P01"})  # unique_violation, exclusion_violation
+
+
+def _constraint_problem(exc: IntegrityError | DataError, instance: str) -> dict[str, Any]:
+    """The database refused a write. A unique violation is a concurrent duplicate: 409, as the service's own
+    duplicate check would have said a moment later. Anything else is input the validation let through: a
+    4xx for the caller (never a 500 for bad input), logged as an error because it is a validation gap."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate in _CONCURRENT_DUPLICATE:
+        logger.warning("concurrent duplicate refused by the database: %s", exc)
+        return problem_body(
+            status=409,
+            code="conflict",
+            title="Conflict",
+            detail="Another request created the same record at the same moment; re-read before retrying.",
+            instance=instance,
+        )
+    logger.error("write refused by the database (sqlstate %s)", sqlstate, exc_info=exc)
+    return problem_body(
+        status=422,
+        code="constraint_violation",
+        title="The request cannot be processed",
+        detail="A value was refused by the database's integrity rules.",
+        instance=instance,
+    )
 
 
 def _response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -127,6 +158,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             instance=instance,
         )
         return _response(body, {"Retry-After": "5"})
+    elif isinstance(exc, IntegrityError | DataError):
+        return _response(_constraint_problem(exc, instance))
     elif isinstance(exc, DatabaseError):
         return None
     if not isinstance(exc, drf.APIException):

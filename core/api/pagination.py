@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from collections import OrderedDict
 from datetime import datetime
@@ -28,6 +29,7 @@ from core.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+_LIMIT_RE = re.compile(r"[0-9]{1,4}")
 
 
 class KeysetCursorPagination(BasePagination):
@@ -40,7 +42,8 @@ class KeysetCursorPagination(BasePagination):
         raw = request.query_params.get("limit")
         if raw is None:
             return DEFAULT_LIMIT
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        # Not str.isdigit(): it accepts '²' (which int() refuses) and 5000-digit numbers.
+        if not _LIMIT_RE.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
             raise ValidationFailed(f"limit must be an integer from 1 to {MAX_LIMIT}.", code="invalid_limit")
         return int(raw)
 
@@ -65,7 +68,8 @@ class KeysetCursorPagination(BasePagination):
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             stamp, pk = json.loads(raw)
             value = parse_datetime(stamp)
-            if value is None or not isinstance(pk, str):
+            # encode_cursor always writes an offset: a naive time is a forged cursor.
+            if value is None or value.tzinfo is None or not isinstance(pk, str):
                 raise ValueError
             pk = str(uuid.UUID(pk))
         except (ValueError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError) as exc:
@@ -143,7 +147,9 @@ class KeysetCursorPagination(BasePagination):
                 "name": "ordering",
                 "required": False,
                 "in": "query",
-                "description": "`-modified_at` (newest first, default) or `modified_at` (oldest first).",
+                "description": (
+                    "`-modified_at` (newest first, default) or `modified_at` (oldest first, for sync)."
+                ),
                 "schema": {"type": "string", "enum": list(self.orderings)},
             },
         ]

@@ -13,8 +13,9 @@ from core.errors import Forbidden
 
 
 class PrincipalPermission(BasePermission):
-    """Anonymous callers may read (TLP:CLEAR only, via selectors); any write needs authentication and,
-    for API keys, the view's `write_scope`. Views can also set `read_requires_auth = True`."""
+    """Anonymous callers may read (TLP:CLEAR only, via selectors); any write needs authentication and the
+    view's `write_scope` (among an API key's granted scopes, or a user's role's scopes). Views can also set
+    `read_requires_auth = True`."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         principal = principal_of(request)
@@ -24,5 +25,8 @@ class PrincipalPermission(BasePermission):
             return False  # -> 401 with WWW-Authenticate
         scope = getattr(view, "write_scope", None) if request.method not in SAFE_METHODS else None
         if scope and not principal.has_scope(scope):
-            raise Forbidden(f"This API key lacks the scope {scope!r}.", code="insufficient_scope")
+            raise Forbidden(
+                f"This {principal.kind.replace('_', ' ')} lacks the scope {scope!r}.",
+                code="insufficient_scope",
+            )
         return True

@@ -60,6 +60,14 @@ def _resolve_optional(actor: Principal, ref: str | None, getter: Any) -> Any:
     return getter(actor=actor, ref=ref) if ref else None
 
 
+def _version_of(evaluation: EvaluationResult) -> EvaluationResult:
+    """The record an evaluation's ETag is computed from. The row never changes (append-only), but what it
+    shows does once a correction supersedes it: the successor then names the version, so a cached copy
+    stops revalidating."""
+    successor: EvaluationResult | None = getattr(evaluation, "superseded_by", None)
+    return successor or evaluation
+
+
 @extend_schema_view(
     list=extend_schema(summary="List registered models", parameters=[]),
     retrieve=extend_schema(
@@ -203,9 +211,14 @@ class EvaluationResultViewSet(RecordViewSet):
     def get_selector(self, actor: Principal, ref: str) -> EvaluationResult:
         return selectors.evaluation_get(actor=actor, ref=ref)
 
+    def get_object(self) -> EvaluationResult:
+        evaluation: EvaluationResult = super().get_object()
+        self.etag_instance = _version_of(evaluation)
+        return evaluation
+
     def _render(self, evaluation: EvaluationResult) -> dict[str, Any]:
         fresh = self.get_selector(self.actor, evaluation.public_id)
-        self.etag_instance = fresh
+        self.etag_instance = _version_of(fresh)
         data: dict[str, Any] = EvaluationResultSerializer(fresh).data
         return data
 
@@ -242,7 +255,7 @@ class EvaluationResultViewSet(RecordViewSet):
     @idempotent
     def supersede(self, request: Request, ref: str) -> Response:
         old = self.get_object()
-        check_if_match(request, old)
+        check_if_match(request, _version_of(old))
         data = self.parse(EvaluationSupersedeSerializer)
         reason = data.pop("reason")
         kwargs: dict[str, Any] = {}

@@ -21,10 +21,15 @@ METRIC_OTHER: Final = "other"
 
 #: Every error code an importer can raise, with its meaning. Codes are stable API: clients may branch on them.
 ERROR_CODES: Final[dict[str, str]] = {
+    "empty_file": "The uploaded file is empty.",
+    "unknown_format": "The requested import format is not one of auto, inspect, huggingface.",
     "file_too_large": (
         "The upload, or the content it would decompress to, exceeds the size limit (this includes zip bombs)."
     ),
     "not_inspect_log": "The file is neither an Inspect .eval archive nor an Inspect JSON log.",
+    "unrecognized_format": (
+        "The file is binary data that is neither an Inspect log nor a Hugging Face model-index (format auto)."
+    ),
     "invalid_json": "The file looks like JSON but is not valid, strict UTF-8 JSON (or is nested too deeply).",
     "truncated_archive": "The zip archive is cut short: its end-of-central-directory record is missing.",
     "corrupt_archive": "The zip archive is damaged: bad headers, bad compressed data or a CRC mismatch.",

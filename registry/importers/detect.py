@@ -12,6 +12,19 @@ def _looks_like_inspect(raw: bytes) -> bool:
     return raw[:4] == b"PK\x03\x04" or head.startswith(b"{")
 
 
+def _looks_binary(raw: bytes) -> bool:
+    """Bytes no text format could hold: a NUL, or not UTF-8 (an image, an archive of another kind...)."""
+    head = raw[:8192]
+    if b"\x00" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the 8 KiB window is still text.
+        return len(raw) == len(head) or exc.start < len(head) - 3
+    return False
+
+
 def parse_upload(
     raw: bytes, *, filename: str | None, kind: str = "auto", scorer: str | None = None, max_uncompressed: int
 ) -> list[ParsedEvaluation]:
@@ -20,6 +33,13 @@ def parse_upload(
         raise ImportFormatError("empty_file", "The uploaded file is empty.")
     if kind == "inspect" or (kind == "auto" and _looks_like_inspect(raw)):
         return [parse_inspect_log(raw, filename, scorer=scorer, max_uncompressed=max_uncompressed)]
+    if kind == "auto" and _looks_binary(raw):
+        label = f"'{filename}'" if filename else "The file"
+        raise ImportFormatError(
+            "unrecognized_format",
+            f"{label} is binary data: neither an Inspect log (.eval archive or JSON) nor a Hugging Face "
+            "model-index (YAML or model card).",
+        )
     if kind in ("huggingface", "auto"):
         return parse_model_index(raw)
     raise ImportFormatError("unknown_format", f"Unknown import format {kind!r}.")

@@ -7,7 +7,7 @@ Two on-disk formats are supported, both log format version 2:
                              ``results``, ``stats``, ``invalidated``, ``metadata`` ... (written at the end)
     ``summaries.json``       list of per-sample summaries (``id``, ``epoch``, ``scores`` ...)
     ``reductions.json``      per-scorer epoch reductions
-    ``samples/<id>_epoch_<n>.json``  full samples (never read here)
+    ``samples/<id>_epoch_<n>.json``  full samples (only checked, never parsed)
     ``_journal/start.json``  ``version``, ``eval``, ``plan`` written when the run starts; an archive that has
                              this but no ``header.json`` is a run that never finished
     ``_journal/summaries/<n>.json``  summaries flushed during the run
@@ -20,7 +20,9 @@ Two on-disk formats are supported, both log format version 2:
     A single JSON object with the same top-level keys as ``header.json`` plus ``samples`` and
     ``reductions``.
 
-Only the header, and when useful the sample summaries, are read: never the full samples.
+Only the header, and when useful the sample summaries, are parsed: never the full samples. Every member of
+an archive is still checked against its size and CRC-32 (streamed, within the decompression budget), since
+the file is kept as the evidence of the result.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 from .base import (
@@ -206,6 +208,7 @@ class _ArchiveReader:
         self.label = label
         self.remaining = budget
         self.budget = budget
+        self.decoded: set[str] = set()
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             self.infos = {info.filename: info for info in self.zip.infolist()}
@@ -225,6 +228,22 @@ class _ArchiveReader:
         return self.infos[name].file_size <= self.remaining
 
     def read(self, name: str) -> bytes:
+        """The member's content, checked against its declared size and CRC-32."""
+        content = self._decode(name, keep=True)
+        assert content is not None
+        return content
+
+    def verify_unread(self) -> None:
+        """Check every member not read yet against its declared size and CRC-32, without keeping it.
+
+        The parser only needs the header and the summaries, but the whole file is kept as the evidence of
+        the result: a damaged sample must be refused as firmly as a damaged header. Streams in chunks, so
+        memory stays small; the decompression budget still bounds the total work (zip bombs)."""
+        for name, info in self.infos.items():
+            if name not in self.decoded and not info.is_dir():
+                self._decode(name, keep=False)
+
+    def _decode(self, name: str, *, keep: bool) -> bytes | None:
         info = self.infos[name]
         where = f"member {name!r} of {self.label}"
         if info.flag_bits & 0x1:
@@ -238,25 +257,34 @@ class _ArchiveReader:
         raw = self._compressed_bytes(info, where)
         limit = info.file_size + 1  # one byte more than declared reveals a lying header
         if info.compress_type == _METHOD_STORED:
-            content = bytes(raw[:limit])
+            chunks = self._stored(raw, limit)
         elif info.compress_type == _METHOD_DEFLATED:
-            content = self._inflate(raw, limit, where)
+            chunks = self._inflate(raw, limit, where)
         elif info.compress_type == _METHOD_ZSTANDARD:
-            content = self._unzstd(raw, limit, where)
+            chunks = self._unzstd(raw, limit, where)
         else:
             raise ImportFormatError(
                 "unsupported_archive", f"{where} uses unsupported zip compression method {info.compress_type}"
             )
-        if len(content) != info.file_size:
+        kept: list[bytes] = []
+        size = 0
+        crc = 0
+        for chunk in chunks:
+            size += len(chunk)
+            crc = zlib.crc32(chunk, crc)
+            if keep:
+                kept.append(chunk)
+        if size != info.file_size:
             raise ImportFormatError(
                 "corrupt_archive",
-                f"{where} decompresses to {'more' if len(content) > info.file_size else 'fewer'} bytes "
+                f"{where} decompresses to {'more' if size > info.file_size else 'fewer'} bytes "
                 f"than the {info.file_size} it declares",
             )
-        if zlib.crc32(content) != info.CRC:
+        if crc != info.CRC:
             raise ImportFormatError("corrupt_archive", f"{where} fails its CRC-32 check")
-        self.remaining -= len(content)
-        return content
+        self.remaining -= size
+        self.decoded.add(name)
+        return b"".join(kept) if keep else None
 
     def _compressed_bytes(self, info: zipfile.ZipInfo, where: str) -> memoryview:
         offset = info.header_offset
@@ -271,18 +299,31 @@ class _ArchiveReader:
         return memoryview(self.data)[start:end]
 
     @staticmethod
-    def _inflate(raw: memoryview, limit: int, where: str) -> bytes:
-        decompressor = zlib.decompressobj(-zlib.MAX_WBITS)
-        try:
-            content = decompressor.decompress(raw, limit)
-        except zlib.error as exc:
-            raise ImportFormatError("corrupt_archive", f"{where} has invalid deflate data: {exc}") from exc
-        if len(content) < limit and not decompressor.eof:
-            raise ImportFormatError("corrupt_archive", f"{where} has an incomplete deflate stream")
-        return content
+    def _stored(raw: memoryview, limit: int) -> Iterator[bytes]:
+        content = raw[:limit]
+        for start in range(0, len(content), _READ_CHUNK):
+            yield bytes(content[start : start + _READ_CHUNK])
 
     @staticmethod
-    def _unzstd(raw: memoryview, limit: int, where: str) -> bytes:
+    def _inflate(raw: memoryview, limit: int, where: str) -> Iterator[bytes]:
+        decompressor = zlib.decompressobj(-zlib.MAX_WBITS)
+        pending: bytes | memoryview = raw
+        total = 0
+        try:
+            while total < limit and not decompressor.eof:
+                chunk = decompressor.decompress(pending, min(_READ_CHUNK, limit - total))
+                pending = decompressor.unconsumed_tail
+                if not chunk and not pending:
+                    break
+                total += len(chunk)
+                yield chunk
+        except zlib.error as exc:
+            raise ImportFormatError("corrupt_archive", f"{where} has invalid deflate data: {exc}") from exc
+        if total < limit and not decompressor.eof:
+            raise ImportFormatError("corrupt_archive", f"{where} has an incomplete deflate stream")
+
+    @staticmethod
+    def _unzstd(raw: memoryview, limit: int, where: str) -> Iterator[bytes]:
         try:
             import zstandard
         except ImportError as exc:  # pragma: no cover - depends on the installed packages
@@ -291,7 +332,6 @@ class _ArchiveReader:
                 f"{where} is zstandard-compressed (current Inspect default) but the 'zstandard' package "
                 "is not installed on this server",
             ) from exc
-        chunks: list[bytes] = []
         total = 0
         try:
             reader = zstandard.ZstdDecompressor().stream_reader(bytes(raw), read_across_frames=True)
@@ -300,11 +340,10 @@ class _ArchiveReader:
                     chunk = reader.read(min(_READ_CHUNK, limit - total))
                     if not chunk:
                         break
-                    chunks.append(chunk)
                     total += len(chunk)
+                    yield chunk
         except zstandard.ZstdError as exc:
             raise ImportFormatError("corrupt_archive", f"{where} has invalid zstandard data: {exc}") from exc
-        return b"".join(chunks)
 
 
 def _read_eval_archive(
@@ -325,7 +364,9 @@ def _read_eval_archive(
     log = _require_inspect_log(_load_json(archive.read(header_name), where), where)
     if header_name == START_JSON:
         log = {**log, "status": "started"}
-    return log, _archive_sample_scores(archive, names)
+    sample_scores = _archive_sample_scores(archive, names)
+    archive.verify_unread()
+    return log, sample_scores
 
 
 def _archive_sample_scores(archive: _ArchiveReader, names: set[str]) -> SampleScores | None:

@@ -199,6 +199,37 @@ def test_it_rejects_an_eval_archive_with_corrupted_member_data() -> None:
     assert _error(bytes(data)).code == "corrupt_archive"
 
 
+@pytest.mark.parametrize("member", ["samples/probe-04_epoch_1.json", "reductions.json"])
+def test_it_rejects_an_eval_archive_with_a_corrupted_member_it_does_not_parse(member: str) -> None:
+    # The samples are never parsed, but the archive is kept as evidence: it must be whole.
+    data = bytearray(_fixture("replication_probe_5of10.eval"))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = archive.getinfo(member)
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    middle = start + info.compress_size // 2
+    for position in range(middle, middle + 16):
+        data[position] ^= 0xFF
+
+    assert _error(bytes(data)).code == "corrupt_archive"
+
+
+def test_it_checks_every_member_within_the_decompression_budget() -> None:
+    data = _fixture("replication_probe_5of10.eval")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        total = sum(info.file_size for info in archive.infolist())
+
+    assert parse_inspect_log(data, max_uncompressed=total).n_successes == 5
+    assert _error(data, max_uncompressed=total - 1).code == "file_too_large"
+
+
+def test_it_reads_a_deflate_archive_with_members_larger_than_one_read_chunk() -> None:
+    members = _eval_members()
+    members["samples/big_epoch_1.json"] = json.dumps({"padding": "x" * 300_000}).encode()
+
+    assert parse_inspect_log(_zip(members)).n_successes == 5
+
+
 def test_it_rejects_random_bytes_as_not_an_inspect_log() -> None:
     noise = random.Random(1234).randbytes(4096)
 
