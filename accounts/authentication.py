@@ -85,10 +85,12 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed("This API key has been revoked.")
         if key.expires_at is not None and key.expires_at <= now:
             raise AuthenticationFailed("This API key has expired.")
-        # Last-used is kept to a minute's resolution so a busy pipeline does not write on every request.
-        ApiKey.objects.filter(pk=key.pk).filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
-        ).update(last_used_at=now)
+        # Last-used is kept to a minute's resolution so a busy pipeline does not write on every request
+        # (the conditional UPDATE keeps concurrent requests from writing twice).
+        if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=key.pk).filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+            ).update(last_used_at=now)
         return principal_for_key(key), key
 
     def authenticate_header(self, request: Request) -> str:

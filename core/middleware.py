@@ -8,6 +8,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="")
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # fullmatch: `$` would let a trailing newline in
@@ -57,4 +58,7 @@ class SecurityHeadersMiddleware:
         authenticated = bool(user is not None and user.is_authenticated)
         if authenticated or "HTTP_AUTHORIZATION" in request.META:
             response["Cache-Control"] = "no-store"
+        if request.path.startswith("/api/"):
+            # What an API read returns depends on who asks (TLP): a shared cache must key on the credentials.
+            patch_vary_headers(response, ("Authorization", "Cookie"))
         return response

@@ -224,3 +224,9 @@ def test_any_other_constraint_violation_is_a_422_not_a_500(db):
     assert response is not None
     assert (response.status_code, response.data["code"]) == (422, "constraint_violation")
     assert "org_country_iso2" not in response.data["detail"]  # no schema internals leak out
+
+
+def test_api_reads_vary_on_the_credentials_so_shared_caches_cannot_mix_readers(client, db):
+    response = client.get("/api/v1/organizations/")
+    vary = {v.strip().lower() for v in response["Vary"].split(",")}
+    assert {"authorization", "cookie"} <= vary
