@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api_docs import examples
+from api_docs.contract import validate_submission
 from core.actors import Principal
 from core.api.parsers import BoundedMultiPartParser
 from core.api.views import RecordViewSet, check_if_match
@@ -110,6 +111,7 @@ class FrontierModelViewSet(RecordViewSet):
     @idempotent
     def create(self, request: Request) -> Response:
         data = self.parse(FrontierModelWriteSerializer)
+        validate_submission("model", request.data)
         base = _resolve_optional(self.actor, data.pop("base_model", None), selectors.frontier_model_get)
         model = services.frontier_model_create(actor=self.actor, data=data, base_model=base)
         model = self.get_selector(self.actor, model.public_id)
@@ -168,7 +170,9 @@ class AgentScaffoldViewSet(RecordViewSet):
     )
     @idempotent
     def create(self, request: Request) -> Response:
-        scaffold = services.scaffold_create(actor=self.actor, data=self.parse(AgentScaffoldWriteSerializer))
+        data = self.parse(AgentScaffoldWriteSerializer)
+        validate_submission("scaffold", request.data)
+        scaffold = services.scaffold_create(actor=self.actor, data=data)
         return self.created(
             scaffold, AgentScaffoldSerializer(scaffold).data, f"/api/v1/scaffolds/{scaffold.public_id}"
         )
@@ -235,6 +239,7 @@ class EvaluationResultViewSet(RecordViewSet):
     @idempotent
     def create(self, request: Request) -> Response:
         data = self.parse(EvaluationCreateSerializer)
+        validate_submission("evaluation", request.data)
         model = selectors.frontier_model_get(actor=self.actor, ref=data.pop("model"))
         scaffold = _resolve_optional(self.actor, data.pop("scaffold", None), selectors.scaffold_get)
         evaluation = services.evaluation_create(actor=self.actor, model=model, data=data, scaffold=scaffold)

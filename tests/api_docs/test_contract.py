@@ -125,3 +125,20 @@ def test_docs_pages_load_nothing_from_another_origin(client, path):
 def test_swagger_ui_does_not_call_the_external_validator(client):
     script = client.get("/api/v1/docs/?script=").content.decode()
     assert '"validatorUrl": null' in script
+
+
+@pytest.mark.django_db
+def test_submissions_are_held_to_the_published_schema_not_only_the_serializer(client_a):
+    # DRF would coerce "10" to 10; the published contract says integer, and the API holds to it.
+    body = {
+        "name": "Strict-1",
+        "weights_availability": "open",
+        "market_status": "on_market",
+        "context_window": "10",
+    }
+    response = client_a.post("/api/v1/models/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "schema_violation"
+    assert response.json()["errors"][0]["field"] == "context_window"
+    body["context_window"] = 10
+    assert client_a.post("/api/v1/models/", body, format="json").status_code == 201
