@@ -17,20 +17,31 @@ OVERSIGHT_KINDS = (OrganizationKind.REGULATOR, OrganizationKind.COORDINATION_BOD
 
 
 def tlp_visibility_q(
-    principal: Principal, *, owner_field: str = "owner_org", jurisdictions_field: str | None = None
+    principal: Principal,
+    *,
+    owner_field: str = "owner_org",
+    jurisdictions_field: str | None = None,
+    red_recipients_q: Q | None = None,
 ) -> Q:
     """The TLP 2.0 rule as a filter (DESIGN 4): the one place that decides who sees which record.
 
-    clear: everyone. green: every registered participant organisation. amber: the owning org plus every
-    regulator and coordination body. amber+strict: the owning org plus oversight orgs whose jurisdictions
-    meet the record's. red: the owning org (named recipients arrive with incidents).
+    clear: everyone. green: every registered participant organisation, except that a lab never sees another
+    lab's non-public records. amber: the owning org plus every regulator and coordination body.
+    amber+strict: the owning org plus oversight orgs whose jurisdictions meet the record's. red: the named
+    recipients (`red_recipients_q`, for records that name them), else the owning org.
     """
     visible = Q(tlp="clear")
     if principal.org_id is None:
         if principal.kind == "system":
             return Q()
         return visible
-    visible |= Q(tlp="green") | Q(**{f"{owner_field}_id": principal.org_id})
+    own = Q(**{f"{owner_field}_id": principal.org_id})
+    if red_recipients_q is None:
+        visible |= own
+    else:
+        visible |= (own & ~Q(tlp="red")) | (Q(tlp="red") & red_recipients_q)
+    if principal.org_kind != OrganizationKind.LAB:
+        visible |= Q(tlp="green")
     if principal.org_kind in OVERSIGHT_KINDS:
         visible |= Q(tlp="amber")
         if jurisdictions_field and principal.org_jurisdictions:

@@ -278,7 +278,7 @@ def test_a_correction_honours_if_match(client_a, model_a):
     assert fresh.status_code == 201
 
 
-@pytest.mark.parametrize(("tlp", "status"), [("clear", 403), ("green", 403), ("amber", 404)])
+@pytest.mark.parametrize(("tlp", "status"), [("clear", 403), ("green", 404), ("amber", 404)])
 def test_another_lab_cannot_supersede_a_result(client_b, lab_a, tlp, status):
     model = FrontierModelFactory(provider=lab_a, tlp="clear")
     old = EvaluationResultFactory(model=model, tlp=tlp)

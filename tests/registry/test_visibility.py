@@ -25,7 +25,7 @@ ALL_EVALUATIONS = {"clear", "green", "amber", "strict-eu", "strict-us", "red"}
 EXPECTED: dict[str, tuple[set[str], set[str], set[str]]] = {
     "anonymous": ({"clear"}, {"clear"}, {"clear"}),
     "owner": (ALL_MODELS, ALL_SCAFFOLDS, ALL_EVALUATIONS),
-    "other_lab": ({"clear", "green"}, {"clear", "green"}, {"clear", "green"}),
+    "other_lab": ({"clear"}, {"clear"}, {"clear"}),  # a lab never sees another lab's non-public records
     "evaluator": ({"clear", "green"}, {"clear", "green"}, {"clear", "green"}),
     "regulator_eu": (
         {"clear", "green", "amber", "strict-eu"},
