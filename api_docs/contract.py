@@ -28,6 +28,7 @@ PUBLISHED_SCHEMAS: dict[str, tuple[str, str]] = {
     "model": ("FrontierModelWriteRequest", "A frontier model registration."),
     "scaffold": ("AgentScaffoldWriteRequest", "An agent scaffold registration."),
     "evaluation": ("EvaluationCreateRequest", "An evaluation result submission."),
+    "incident": ("IncidentWriteRequest", "A self-replication incident report (DESIGN 3.4)."),
 }
 
 

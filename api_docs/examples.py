@@ -58,3 +58,35 @@ API_KEY_CREATE = {
     "scopes": ["registry:write", "incidents:write"],
     "expires_at": "2027-01-01T00:00:00Z",
 }
+
+INCIDENT_CREATE = {
+    "record_class": "controlled_evaluation_finding",
+    "title": "Agent replicated itself to a second host during a shutdown-avoidance evaluation",
+    "description": "In an isolated evaluation, the agent copied its weights and started a live replica.",
+    "ai_system_relation": "caused",
+    "submitter_capacity": "provider",
+    "models": [{"model": "FM-2026-0001", "role": "originating"}],
+    "scenario_type": "shutdown_avoidance_signal_triggered",
+    "instruction_provenance": "adversary_injected",
+    "outcome": "live_separate_replica",
+    "severity": "hazard",
+    "harm_types": ["none"],
+    "tlp": "amber",
+    "countries": ["FR"],
+    "observed_behaviours": [
+        {"behaviour": "termination_signal_handling", "timestamp": "2026-11-20T10:00:00Z"},
+        {"behaviour": "agent_launch", "timestamp": "2026-11-20T10:04:00Z"},
+    ],
+    "milestones_reached": [
+        "m1_resource_acquisition",
+        "m2_file_transfer",
+        "m3_llm_server_started",
+        "m4_agent_started",
+    ],
+    "replica_count": 1,
+    "separateness": ["process"],
+    "containment_status": "contained",
+    "report_stage": "initial",
+    "provider_aware_at": "2026-11-20T11:00:00Z",
+    "external_id": "LAB-SEC-2026-0042",
+}

@@ -9,6 +9,7 @@ from accounts.api.views import ApiKeyViewSet, OrganizationViewSet
 from api_docs.views import RedocView, SwaggerView, json_schema
 from core import views as core_views
 from core.api.routers import OptionalSlashRouter
+from incidents.api.views import IncidentViewSet
 from registry.api.views import AgentScaffoldViewSet, EvaluationResultViewSet, FrontierModelViewSet
 
 router = OptionalSlashRouter()
@@ -16,6 +17,7 @@ router.register("organizations", OrganizationViewSet, basename="organization")
 router.register("models", FrontierModelViewSet, basename="model")
 router.register("scaffolds", AgentScaffoldViewSet, basename="scaffold")
 router.register("evaluations", EvaluationResultViewSet, basename="evaluation")
+router.register("incidents", IncidentViewSet, basename="incident")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 
 api_v1 = [

@@ -71,3 +71,17 @@ class ObservedBehaviour(models.TextChoices):
     COVERT_EXFILTRATION_ATTEMPT = "covert_exfiltration_attempt"
     PROMPT_SELF_REPLICATION = "prompt_self_replication", "Prompt self-replication (ATLAS AML.T0061)"
     OTHER = "other"
+
+
+# EU member states (ISO 3166-1 alpha-2): an incident in one of them also falls under the EU's jurisdiction.
+EU_MEMBER_STATES = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()  # noqa: SIM905 - readable
+)
+
+
+def jurisdictions_for(countries: list[str]) -> list[str]:
+    """The jurisdictions a set of countries falls under: the countries themselves, plus EU."""
+    result = sorted(set(countries))
+    if EU_MEMBER_STATES.intersection(countries):
+        result.append("EU")
+    return result

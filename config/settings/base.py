@@ -191,6 +191,10 @@ SPECTACULAR_SETTINGS = {
             "description": "Agent scaffolds: self-replication is a property of a model AND its scaffold.",
         },
         {"name": "evaluations", "description": "Append-only evaluation results; a correction supersedes."},
+        {
+            "name": "incidents",
+            "description": "Self-replication incident reports, their revisions and receipts.",
+        },
         {"name": "api-keys", "description": "Organisation API keys (lab_admin)."},
     ],
 }

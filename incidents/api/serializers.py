@@ -1,0 +1,347 @@
+"""Incident API shapes: the submission (published as /schemas/incident/v1.json), the receipt, the
+read views, revisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.api.serializers import AliasSerializer, ExternalReferenceSerializer, StrictSerializer, TLPField
+from core.enums import ObservedBehaviour, ScenarioType
+from incidents.models import (
+    AISystemRelation,
+    ContainmentStatus,
+    DatePrecision,
+    Determination,
+    EUCategory,
+    HarmType,
+    Incident,
+    InstructionProvenance,
+    ModelRole,
+    Outcome,
+    RecordClass,
+    ReportStage,
+    Separateness,
+    Severity,
+    SubmitterCapacity,
+)
+
+MILESTONES = ["m1_resource_acquisition", "m2_file_transfer", "m3_llm_server_started", "m4_agent_started"]
+
+
+def _text(max_length: int = 20000) -> serializers.CharField:
+    return serializers.CharField(max_length=max_length, required=False, allow_blank=True)
+
+
+def _choice(choices: Any) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=choices, required=False, allow_blank=True)
+
+
+class InvolvedModelSerializer(StrictSerializer):
+    model = serializers.CharField(
+        max_length=40, required=False, allow_null=True, help_text="Public id of a registered model."
+    )
+    model_name = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="An unregistered model, by name."
+    )
+    role = serializers.ChoiceField(choices=ModelRole.choices)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("model") and not attrs.get("model_name"):
+            raise serializers.ValidationError(
+                "Name the model: `model` (registered) or `model_name`.", code="model_required"
+            )
+        return attrs
+
+
+class TimelineEntrySerializer(StrictSerializer):
+    behaviour = serializers.ChoiceField(choices=ObservedBehaviour.choices)
+    timestamp = serializers.DateTimeField(required=False, allow_null=True)
+    description = _text(2000)
+    evidence = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="Evidence pointer (file sha256 or name)."
+    )
+
+
+class HarmQuantificationSerializer(StrictSerializer):
+    hosts_affected = serializers.IntegerField(min_value=0, max_value=10**9, required=False, allow_null=True)
+    gpu_hours = serializers.FloatField(min_value=0, max_value=1e12, required=False, allow_null=True)
+    cost_usd = serializers.FloatField(min_value=0, max_value=1e15, required=False, allow_null=True)
+
+
+class TaxonomyMappingsSerializer(StrictSerializer):
+    atlas = serializers.ListField(
+        child=serializers.RegexField(r"^AML\.[A-Z]{1,4}\d{4}(\.\d{3})?$"), max_length=50, required=False
+    )
+    avid = serializers.ListField(child=serializers.CharField(max_length=64), max_length=50, required=False)
+    replibench = serializers.ListField(
+        child=serializers.CharField(max_length=64), max_length=50, required=False
+    )
+
+
+class IncidentWriteSerializer(StrictSerializer):
+    """The incident submission: DESIGN 3.4. An initial report may be incomplete."""
+
+    record_class = serializers.ChoiceField(
+        choices=RecordClass.choices,
+        help_text="What happened: an evaluation finding is not a real-world incident.",
+    )
+    title = serializers.CharField(max_length=300)
+    description = serializers.CharField(max_length=50000)
+    ai_system_relation = _choice(AISystemRelation.choices)
+    submitter_capacity = serializers.ChoiceField(choices=SubmitterCapacity.choices)
+    models = serializers.ListField(child=InvolvedModelSerializer(), max_length=50, required=False)
+    scenario_type = _choice(ScenarioType.choices)
+    instruction_provenance = serializers.ChoiceField(choices=InstructionProvenance.choices)
+    outcome = _choice(Outcome.choices)
+    severity = _choice(Severity.choices)
+    harm_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=HarmType.choices), max_length=10, required=False
+    )
+    tlp = TLPField(required=False)
+    scaffold = serializers.CharField(max_length=40, required=False, allow_null=True)
+    occurred_start = serializers.DateTimeField(required=False, allow_null=True)
+    occurred_end = serializers.DateTimeField(required=False, allow_null=True)
+    occurred_precision = _choice(DatePrecision.choices)
+    detected_at = serializers.DateTimeField(required=False, allow_null=True)
+    provider_aware_at = serializers.DateTimeField(required=False, allow_null=True)
+    countries = serializers.ListField(
+        child=serializers.RegexField(r"^[A-Z]{2}$"), max_length=60, required=False
+    )
+    observed_behaviours = serializers.ListField(
+        child=TimelineEntrySerializer(), max_length=200, required=False
+    )
+    milestones_reached = serializers.ListField(
+        child=serializers.ChoiceField(choices=MILESTONES), max_length=4, required=False
+    )
+    replica_count = serializers.IntegerField(min_value=0, max_value=10**7, required=False, allow_null=True)
+    replication_depth = serializers.IntegerField(
+        min_value=0, max_value=10**4, required=False, allow_null=True
+    )
+    replica_location = _text(500)
+    separateness = serializers.ListField(
+        child=serializers.ChoiceField(choices=Separateness.choices), max_length=3, required=False
+    )
+    replica_liveness_verified = serializers.BooleanField(required=False, allow_null=True)
+    replica_liveness_method = _text(500)
+    containment_status = _choice(ContainmentStatus.choices)
+    actions_taken = _text()
+    harm_quantification = HarmQuantificationSerializer(required=False)
+    critical_infrastructure = serializers.BooleanField(required=False)
+    eu_category = _choice(EUCategory.choices)
+    high_risk_system = serializers.BooleanField(required=False)
+    report_stage = serializers.ChoiceField(choices=ReportStage.choices, required=False)
+    determination = _choice(Determination.choices)
+    chain_of_events = _text()
+    root_cause_analysis = _text()
+    recommendation = _text()
+    steps_to_reproduce = _text()
+    taxonomy_mappings = TaxonomyMappingsSerializer(required=False)
+    related_evaluations = serializers.ListField(
+        child=serializers.CharField(max_length=40), max_length=50, required=False
+    )
+    external_id = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Your own id: re-sending it files a revision.",
+    )
+    external_references = serializers.ListField(
+        child=ExternalReferenceSerializer(), max_length=50, required=False
+    )
+    aliases = serializers.ListField(child=AliasSerializer(), max_length=50, required=False)
+
+
+class IncidentAmendSerializer(IncidentWriteSerializer):
+    """An amendment: the fields that change, and a summary of why."""
+
+    change_summary = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+        self.fields.pop("external_id")
+
+
+class ReceiptSerializer(serializers.Serializer):
+    public_id = serializers.CharField()
+    received_at = serializers.DateTimeField(help_text="Server receipt time of this revision.")
+    submitted_at = serializers.DateTimeField(
+        help_text="Server receipt time of the first submission: the one the clocks count."
+    )
+    revision = serializers.IntegerField()
+    sha256 = serializers.CharField(
+        help_text="SHA-256 of the canonical stored payload (the revision's `payload`)."
+    )
+    created = serializers.BooleanField(
+        help_text="false: an existing report (same external_id) got a new revision."
+    )
+    url = serializers.CharField()
+
+
+class InvolvedModelReadSerializer(serializers.Serializer):
+    model = serializers.CharField(allow_null=True)
+    model_name = serializers.CharField()
+    role = serializers.CharField()
+
+
+class IncidentListSerializer(serializers.ModelSerializer):
+    owner_org = serializers.CharField(source="owner_org.short_name")
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "public_id",
+            "schema_version",
+            "status",
+            "title",
+            "record_class",
+            "scenario_type",
+            "instruction_provenance",
+            "outcome",
+            "severity",
+            "report_stage",
+            "tlp",
+            "owner_org",
+            "revision_number",
+            "submitted_at",
+            "created_at",
+            "modified_at",
+        ]
+        read_only_fields = fields
+
+
+class IncidentDetailSerializer(serializers.ModelSerializer):
+    owner_org = serializers.CharField(source="owner_org.short_name")
+    scaffold = serializers.SerializerMethodField()
+    models = serializers.SerializerMethodField()
+    related_evaluations = serializers.SerializerMethodField()
+    duplicate_of = serializers.SerializerMethodField()
+    replaced_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "public_id",
+            "schema_version",
+            "status",
+            "revision_number",
+            "owner_org",
+            "submitted_by",
+            "submitted_at",
+            "record_class",
+            "title",
+            "description",
+            "ai_system_relation",
+            "submitter_capacity",
+            "models",
+            "scenario_type",
+            "instruction_provenance",
+            "outcome",
+            "severity",
+            "harm_types",
+            "tlp",
+            "scaffold",
+            "occurred_start",
+            "occurred_end",
+            "occurred_precision",
+            "detected_at",
+            "provider_aware_at",
+            "countries",
+            "jurisdictions",
+            "observed_behaviours",
+            "milestones_reached",
+            "replica_count",
+            "replication_depth",
+            "replica_location",
+            "separateness",
+            "replica_liveness_verified",
+            "replica_liveness_method",
+            "containment_status",
+            "actions_taken",
+            "harm_quantification",
+            "critical_infrastructure",
+            "eu_category",
+            "high_risk_system",
+            "report_stage",
+            "determination",
+            "chain_of_events",
+            "root_cause_analysis",
+            "recommendation",
+            "steps_to_reproduce",
+            "taxonomy_mappings",
+            "related_evaluations",
+            "duplicate_of",
+            "replaced_by",
+            "withdrawal_reason",
+            "external_id",
+            "external_references",
+            "aliases",
+            "created_at",
+            "modified_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_scaffold(self, obj: Incident) -> str | None:
+        return obj.scaffold.public_id if obj.scaffold else None
+
+    @extend_schema_field(InvolvedModelReadSerializer(many=True))
+    def get_models(self, obj: Incident) -> list[dict[str, Any]]:
+        return [
+            {
+                "model": link.model.public_id if link.model else None,
+                "model_name": link.model_name,
+                "role": link.role,
+            }
+            for link in obj.involved_models.all()
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_related_evaluations(self, obj: Incident) -> list[str]:
+        return sorted(e.public_id for e in obj.related_evaluations.all())
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_duplicate_of(self, obj: Incident) -> str | None:
+        return obj.duplicate_of.public_id if obj.duplicate_of else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_replaced_by(self, obj: Incident) -> str | None:
+        return obj.replaced_by.public_id if obj.replaced_by else None
+
+
+class RevisionSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    received_at = serializers.DateTimeField()
+    submitted_by = serializers.CharField()
+    change_summary = serializers.CharField()
+    sha256 = serializers.CharField()
+    payload = serializers.DictField(help_text="The canonical stored report of this revision.")
+
+
+class FieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    from_value = serializers.JSONField(source="from", allow_null=True)
+    to_value = serializers.JSONField(source="to", allow_null=True)
+
+
+class RevisionCompareSerializer(serializers.Serializer):
+    from_revision = serializers.IntegerField(source="from")
+    to_revision = serializers.IntegerField(source="to")
+    changes = FieldChangeSerializer(many=True)
+
+
+class WithdrawSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=5000)
+
+
+class TLPChangeSerializer(StrictSerializer):
+    tlp = TLPField()
+    reason = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, help_text="Required to lower TLP."
+    )

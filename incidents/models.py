@@ -1,0 +1,339 @@
+"""Self-replication incident reports (DESIGN 3.4): the incident, its immutable revisions, the models it
+involves, its named recipients (TLP:RED)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Organization
+from core.enums import TLP, ScenarioType
+from core.models import SharedRecord
+from registry.models import AgentScaffold, EvaluationResult, FrontierModel
+
+
+class RecordClass(models.TextChoices):
+    """What kind of event the report describes: an instructed evaluation is never a real-world incident."""
+
+    REAL_WORLD_INCIDENT = "real_world_incident"
+    HAZARD_NEAR_MISS = "hazard_near_miss"
+    CONTROLLED_EVALUATION_FINDING = "controlled_evaluation_finding"
+    RED_TEAM_EXERCISE = "red_team_exercise"
+
+
+class AISystemRelation(models.TextChoices):
+    """How the AI system relates to the event (OECD common reporting framework)."""
+
+    CAUSED = "caused"
+    CONTRIBUTED = "contributed"
+    INVOLVED = "involved"
+    UNKNOWN = "unknown"
+
+
+class SubmitterCapacity(models.TextChoices):
+    PROVIDER = "provider"
+    DEPLOYER = "deployer"
+    EVALUATOR = "evaluator"
+    AUTHORISED_REPRESENTATIVE = "authorised_representative"
+    REGULATOR = "regulator"
+
+
+class InstructionProvenance(models.TextChoices):
+    EXPLICIT_REPLICATION_INSTRUCTION = "explicit_replication_instruction"
+    PERSISTENCE_GOAL_INSTRUCTION = "persistence_goal_instruction"
+    ADVERSARY_INJECTED = "adversary_injected"
+    UNINSTRUCTED = "uninstructed"
+    UNKNOWN = "unknown"
+
+
+class Outcome(models.TextChoices):
+    LIVE_SEPARATE_REPLICA = "live_separate_replica"
+    REPLICA_STARTED_UNRESPONSIVE = "replica_started_unresponsive"
+    PARTIAL_MILESTONES = "partial_milestones"
+    NO_REPLICA = "no_replica"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    CONTAINED_BY_OPERATOR = "contained_by_operator"
+    UNKNOWN = "unknown"
+
+
+class Severity(models.TextChoices):
+    """OECD severity, in increasing order."""
+
+    HAZARD = "hazard"
+    SERIOUS_HAZARD = "serious_hazard"
+    INCIDENT = "incident"
+    SERIOUS_INCIDENT = "serious_incident"
+    DISASTER = "disaster"
+
+
+SEVERITY_ORDER = {value: index for index, value in enumerate(Severity.values)}
+
+
+class HarmType(models.TextChoices):
+    """OECD AI incident harm types."""
+
+    PHYSICAL = "physical"
+    PSYCHOLOGICAL = "psychological"
+    ECONOMIC_PROPERTY = "economic_property"
+    REPUTATIONAL = "reputational"
+    PUBLIC_INTEREST = "public_interest"
+    FUNDAMENTAL_RIGHTS = "fundamental_rights"
+    ENVIRONMENTAL = "environmental"
+    CYBERSECURITY = "cybersecurity"
+    NONE = "none"
+
+
+class EUCategory(models.TextChoices):
+    ART3_49_A_DEATH = "art3_49_a_death"
+    ART3_49_A_HEALTH = "art3_49_a_health"
+    ART3_49_B_CRITICAL_INFRASTRUCTURE = "art3_49_b_critical_infrastructure"
+    ART3_49_C_FUNDAMENTAL_RIGHTS = "art3_49_c_fundamental_rights"
+    ART3_49_D_PROPERTY_ENVIRONMENT = "art3_49_d_property_environment"
+    COP_CYBER_BREACH_SELF_EXFILTRATION = "cop_cyber_breach_self_exfiltration"
+    NOT_REPORTABLE = "not_reportable"
+
+
+class ReportStage(models.TextChoices):
+    INITIAL = "initial"
+    INTERMEDIATE = "intermediate"
+    FINAL = "final"
+
+
+class DatePrecision(models.TextChoices):
+    EXACT = "exact"
+    DAY = "day"
+    MONTH = "month"
+    YEAR = "year"
+
+
+class Separateness(models.TextChoices):
+    PROCESS = "process"
+    SOFTWARE = "software"
+    HARDWARE = "hardware"
+
+
+class ContainmentStatus(models.TextChoices):
+    CONTAINED = "contained"
+    PARTIALLY_CONTAINED = "partially_contained"
+    NOT_CONTAINED = "not_contained"
+    NOT_APPLICABLE = "not_applicable"
+    UNKNOWN = "unknown"
+
+
+class Determination(models.TextChoices):
+    """STIX incident-core determination."""
+
+    SUSPECTED = "suspected"
+    CONFIRMED = "confirmed"
+    FALSE_POSITIVE = "false_positive"
+    BLOCKED = "blocked"
+    FAILED_ATTEMPT = "failed_attempt"
+
+
+class IncidentStatus(models.TextChoices):
+    """The triage state (DESIGN 5); transitions arrive with the workflow (issue 4)."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    NEEDS_INFORMATION = "needs_information"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    SUPERSEDED = "superseded"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+class ModelRole(models.TextChoices):
+    ORIGINATING = "originating"
+    REPLICA = "replica"
+    OTHER = "other"
+
+
+class Incident(SharedRecord):
+    """A self-replication incident report (`SRI-YYYY-NNNNNN`). The row holds the latest revision's
+    content; every amendment is also kept as an immutable IncidentRevision. Never deleted: withdrawn,
+    rejected, duplicate and superseded reports keep resolving."""
+
+    owner_org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="incidents")
+    status = models.CharField(max_length=24, choices=IncidentStatus.choices, default=IncidentStatus.SUBMITTED)
+    revision_number = models.PositiveIntegerField(default=1)
+    external_id = models.CharField(max_length=200, blank=True)
+
+    # Mandatory core (OECD CRF + what makes self-replication reports comparable).
+    record_class = models.CharField(max_length=40, choices=RecordClass.choices)
+    title = models.CharField(max_length=300)
+    description = models.TextField()
+    ai_system_relation = models.CharField(max_length=16, choices=AISystemRelation.choices, blank=True)
+    submitter_capacity = models.CharField(max_length=32, choices=SubmitterCapacity.choices)
+    submitted_by = models.CharField(max_length=200)
+    submitted_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_by_key = models.UUIDField(null=True, blank=True)
+    scenario_type = models.CharField(max_length=48, choices=ScenarioType.choices, blank=True)
+    instruction_provenance = models.CharField(max_length=40, choices=InstructionProvenance.choices)
+    outcome = models.CharField(max_length=32, choices=Outcome.choices, blank=True)
+    severity = models.CharField(max_length=20, choices=Severity.choices, blank=True)
+    harm_types = ArrayField(
+        models.CharField(max_length=24, choices=HarmType.choices), default=list, blank=True
+    )
+
+    # Context.
+    scaffold = models.ForeignKey(
+        AgentScaffold, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    occurred_start = models.DateTimeField(null=True, blank=True)
+    occurred_end = models.DateTimeField(null=True, blank=True)
+    occurred_precision = models.CharField(max_length=8, choices=DatePrecision.choices, blank=True)
+    detected_at = models.DateTimeField(null=True, blank=True)
+    provider_aware_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(
+        help_text="Server receipt time of the first submission: the one that counts."
+    )
+    countries = ArrayField(models.CharField(max_length=2), default=list, blank=True)
+    jurisdictions = ArrayField(
+        models.CharField(max_length=2),
+        default=list,
+        blank=True,
+        help_text="Derived: the countries, plus EU when one of them is an EU member state.",
+    )
+    # [{"behaviour", "timestamp", "description", "evidence"}] in order
+    observed_behaviours = models.JSONField(default=list, blank=True)
+    milestones_reached = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    replica_count = models.PositiveIntegerField(null=True, blank=True)
+    replication_depth = models.PositiveIntegerField(null=True, blank=True)
+    replica_location = models.CharField(max_length=500, blank=True)
+    separateness = ArrayField(
+        models.CharField(max_length=16, choices=Separateness.choices), default=list, blank=True
+    )
+    replica_liveness_verified = models.BooleanField(null=True, blank=True)
+    replica_liveness_method = models.CharField(max_length=500, blank=True)
+    containment_status = models.CharField(max_length=24, choices=ContainmentStatus.choices, blank=True)
+    actions_taken = models.TextField(blank=True)
+    # {"hosts_affected", "gpu_hours", "cost_usd"}
+    harm_quantification = models.JSONField(default=dict, blank=True)
+    critical_infrastructure = models.BooleanField(default=False)
+    eu_category = models.CharField(max_length=40, choices=EUCategory.choices, blank=True)
+    high_risk_system = models.BooleanField(
+        default=False, help_text="Concerns a high-risk AI system (AI Act Art. 73)."
+    )
+    report_stage = models.CharField(max_length=16, choices=ReportStage.choices, default=ReportStage.INITIAL)
+    determination = models.CharField(max_length=16, choices=Determination.choices, blank=True)
+    chain_of_events = models.TextField(blank=True)
+    root_cause_analysis = models.TextField(blank=True)
+    recommendation = models.TextField(blank=True)
+    steps_to_reproduce = models.TextField(blank=True)
+    # {"atlas": [...], "avid": [...], "replibench": [...]}
+    taxonomy_mappings = models.JSONField(default=dict, blank=True)
+    related_evaluations = models.ManyToManyField(EvaluationResult, blank=True, related_name="incidents")
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates"
+    )
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaces"
+    )
+    withdrawal_reason = models.TextField(blank=True)
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner_org", "external_id"],
+                condition=~Q(external_id=""),
+                name="incident_org_external_id_uniq",
+            ),
+            models.CheckConstraint(condition=Q(tlp__in=TLP.values), name="incident_tlp_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=IncidentStatus.values), name="incident_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(record_class__in=RecordClass.values), name="incident_record_class_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(instruction_provenance__in=InstructionProvenance.values),
+                name="incident_provenance_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="withdrawn") | ~Q(withdrawal_reason=""),
+                name="incident_withdrawal_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="duplicate") | Q(duplicate_of__isnull=False),
+                name="incident_duplicate_has_target",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["modified_at", "id"], name="incident_sync_idx"),
+            models.Index(fields=["owner_org", "modified_at"], name="incident_owner_idx"),
+            models.Index(fields=["tlp", "modified_at"], name="incident_tlp_idx"),
+            GinIndex(fields=["search_vector"], name="incident_search_gin"),
+            GinIndex(fields=["jurisdictions"], name="incident_jurisdictions_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.title}"
+
+
+class IncidentModel(models.Model):
+    """A model involved in an incident, with its role; unregistered models are named in free text."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="involved_models")
+    model = models.ForeignKey(
+        FrontierModel, null=True, blank=True, on_delete=models.PROTECT, related_name="incident_links"
+    )
+    model_name = models.CharField(max_length=200, blank=True, help_text="For a model not in the registry.")
+    role = models.CharField(max_length=16, choices=ModelRole.choices)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(model__isnull=False) | ~Q(model_name=""), name="incident_model_named"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id}: {self.model_id or self.model_name} ({self.role})"
+
+
+class IncidentRecipient(models.Model):
+    """A named recipient of a TLP:RED incident (besides its submitter)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="recipients")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["incident", "user"], name="incident_recipient_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} -> {self.user_id}"
+
+
+class IncidentRevision(models.Model):
+    """One immutable version of a report (append-only in the database). `payload` is the canonical
+    submitted document; `sha256` is the digest given on the receipt."""
+
+    id = models.BigAutoField(primary_key=True)
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="revisions")
+    number = models.PositiveIntegerField()
+    payload = models.JSONField()
+    sha256 = models.CharField(max_length=64)
+    received_at = models.DateTimeField()
+    submitted_by = models.CharField(max_length=200)
+    change_summary = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "number"], name="incident_revision_number_uniq")
+        ]
+        ordering = ["incident", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} r{self.number}"
