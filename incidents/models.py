@@ -3,6 +3,8 @@ involves, its named recipients (TLP:RED)."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -337,3 +339,108 @@ class IncidentRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident_id} r{self.number}"
+
+
+class EvidenceKind(models.TextChoices):
+    LOG = "log"
+    TRANSCRIPT = "transcript"
+    SCREENSHOT = "screenshot"
+    NETWORK_CAPTURE = "network_capture"
+    REPORT = "report"
+    CONFIGURATION = "configuration"
+    OTHER = "other"
+
+
+class Evidence(models.Model):
+    """A file supporting a report. Stored in private storage under a per-org key (never deduplicated
+    across organisations), its type sniffed from the bytes, its SHA-256 computed while streaming.
+    Immutable once stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="evidence")
+    owner_org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.CharField(max_length=200)
+    kind = models.CharField(max_length=24, choices=EvidenceKind.choices, default=EvidenceKind.OTHER)
+    description = models.TextField(blank=True)
+    file_name = models.CharField(max_length=255, help_text="The client's file name, sanitised; never a path.")
+    storage_key = models.CharField(max_length=300, unique=True)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size = models.PositiveBigIntegerField()
+    detected_type = models.CharField(max_length=100, help_text="MIME type sniffed from the bytes.")
+    declared_type = models.CharField(max_length=100, blank=True, help_text="What the client claimed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "owner_org", "sha256"], name="evidence_once_per_incident_org"
+            ),
+        ]
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id}: {self.file_name} ({self.sha256[:12]})"
+
+
+class CommentVisibility(models.TextChoices):
+    INTERNAL = "internal", "Internal (reviewers and regulators)"
+    SHARED = "shared", "Shared with the submitter"
+
+
+class Comment(models.Model):
+    """A remark on a report: internal to reviewers and regulators, or shared with the submitter."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="comments")
+    author_org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    author = models.CharField(max_length=200)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    visibility = models.CharField(max_length=16, choices=CommentVisibility.choices)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(visibility__in=CommentVisibility.values), name="comment_visibility_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id}: {self.author} ({self.visibility})"
+
+
+class Verdict(models.TextChoices):
+    PENDING = "pending"
+    CONFIRMED_SELF_REPLICATION = "confirmed_self_replication"
+    PARTIAL_SELF_REPLICATION = "partial_self_replication"
+    NOT_SELF_REPLICATION = "not_self_replication"
+    INCONCLUSIVE = "inconclusive"
+
+
+class Assessment(models.Model):
+    """One regulator organisation's container on a report (like CVE's ADP containers): its verdict,
+    severity override, notes and its own TLP. Only that organisation edits it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="assessments")
+    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="assessments")
+    verdict = models.CharField(max_length=32, choices=Verdict.choices, default=Verdict.PENDING)
+    severity_override = models.CharField(max_length=20, choices=Severity.choices, blank=True)
+    notes = models.TextField(blank=True)
+    tlp = models.CharField(max_length=16, default="amber")
+    updated_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "org"], name="assessment_one_per_org"),
+            models.CheckConstraint(condition=Q(tlp__in=TLP.values), name="assessment_tlp_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id}: {self.org_id} {self.verdict}"

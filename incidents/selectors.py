@@ -94,6 +94,7 @@ def revision_diff(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, An
 def revision_compare(
     *, actor: Principal, incident_ref: str, from_number: int, to_number: int
 ) -> dict[str, Any]:
+    incident_get(actor=actor, ref=incident_ref)  # visibility first: out of scope is 404 whatever the query
     if from_number == to_number:
         raise ValidationFailed("Compare two different revisions.", code="same_revision")
     old = revision_get(actor=actor, incident_ref=incident_ref, number=from_number)

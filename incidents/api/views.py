@@ -177,6 +177,8 @@ class IncidentViewSet(RecordViewSet):
     )
     @action(detail=True, methods=["get"], url_path="revisions/compare")
     def compare(self, request: Request, ref: str) -> Response:
+        self.get_object()  # visibility before any validation: out of scope is 404, whatever the query
+        self.etag_instance = None
         numbers = []
         for name in ("from", "to"):
             raw = request.query_params.get(name, "")
