@@ -52,12 +52,13 @@ def _member(org: Organization, role: str) -> Membership:
 
 
 def build_world() -> World:
+    org = OrganizationFactory
     orgs = {
-        "lab_a": OrganizationFactory(short_name="matrix-lab-a", kind="lab", country="FR"),
-        "lab_b": OrganizationFactory(short_name="matrix-lab-b", kind="lab", country="US"),
-        "eu": OrganizationFactory(short_name="matrix-eu", kind="regulator", country="BE", jurisdictions=["EU"]),
-        "us": OrganizationFactory(short_name="matrix-us", kind="regulator", country="US", jurisdictions=["US"]),
-        "coord": OrganizationFactory(short_name="matrix-coord", kind="coordination_body", country="CH"),
+        "lab_a": org(short_name="matrix-lab-a", kind="lab", country="FR"),
+        "lab_b": org(short_name="matrix-lab-b", kind="lab", country="US"),
+        "eu": org(short_name="matrix-eu", kind="regulator", country="BE", jurisdictions=["EU"]),
+        "us": org(short_name="matrix-us", kind="regulator", country="US", jurisdictions=["US"]),
+        "coord": org(short_name="matrix-coord", kind="coordination_body", country="CH"),
     }
     memberships = {
         "lab_a_submitter": _member(orgs["lab_a"], Role.LAB_SUBMITTER),
@@ -81,7 +82,7 @@ def build_world() -> World:
                 "countries": ["FR"],
                 "tlp": tlp,
             },
-            links=services.Links(models=[services.InvolvedModel(role="originating", model_name="in-house-model")]),
+            links=services.Links(models=[services.InvolvedModel(role="originating", model_name="in-house")]),
         )
         incidents[tlp] = result.incident
     IncidentRecipient.objects.create(incident=incidents["red"], user=memberships["lead_reviewer"].user)
