@@ -42,7 +42,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.LAB_SUBMITTER: frozenset({Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE}),
     Role.LAB_ADMIN: frozenset({Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE, Scope.API_KEYS_MANAGE}),
     Role.REVIEWER: frozenset({Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE}),
-    Role.REGULATOR: frozenset({Scope.REGISTRY_WRITE}),
+    # incidents:write: regulators comment, set their organisation's assessment and lower TLP on reports.
+    Role.REGULATOR: frozenset({Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE}),
     Role.PLATFORM_ADMIN: frozenset(Scope.values),
 }
 

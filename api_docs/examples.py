@@ -90,3 +90,21 @@ INCIDENT_CREATE = {
     "provider_aware_at": "2026-11-20T11:00:00Z",
     "external_id": "LAB-SEC-2026-0042",
 }
+
+EVIDENCE_UPLOAD = {
+    "file": "agent-transcript.jsonl",
+    "kind": "transcript",
+    "description": "Full agent transcript of the run, including the replica's first replies.",
+}
+
+COMMENT_CREATE = {
+    "visibility": "shared",
+    "body": "Please attach the orchestrator logs covering 10:00-10:30 UTC, when the replica was started.",
+}
+
+ASSESSMENT_SET = {
+    "verdict": "confirmed_self_replication",
+    "severity_override": "serious_hazard",
+    "notes": "Replica liveness verified from the transcript; egress was open, so the hazard is graver.",
+    "tlp": "amber",
+}

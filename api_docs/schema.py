@@ -51,7 +51,9 @@ class RedlineAutoSchema(AutoSchema):
             codes.append("404")
         if method == "POST":
             codes += ["409", "413", "415", "422"]
-        if method == "PATCH" or (method == "POST" and "{" in self.path):
+        if method == "PUT":
+            codes += ["409", "413", "415"]
+        if method in ("PATCH", "PUT") or (method == "POST" and "{" in self.path):
             codes.append("412")
         codes.append("503")
         for code in codes:

@@ -9,7 +9,7 @@ from accounts.api.views import ApiKeyViewSet, OrganizationViewSet
 from api_docs.views import RedocView, SwaggerView, json_schema
 from core import views as core_views
 from core.api.routers import OptionalSlashRouter
-from incidents.api.views import IncidentViewSet
+from incidents.api.views import AuditEventViewSet, IncidentViewSet
 from registry.api.views import AgentScaffoldViewSet, EvaluationResultViewSet, FrontierModelViewSet
 
 router = OptionalSlashRouter()
@@ -19,6 +19,7 @@ router.register("scaffolds", AgentScaffoldViewSet, basename="scaffold")
 router.register("evaluations", EvaluationResultViewSet, basename="evaluation")
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
+router.register("audit", AuditEventViewSet, basename="audit")
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

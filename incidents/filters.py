@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import django_filters as df
+from django.db.models import QuerySet
 
 from core.enums import TLP, ScenarioType
+from incidents import selectors
 from incidents.models import (
     EUCategory,
     Incident,
@@ -36,6 +38,19 @@ class IncidentFilter(df.FilterSet):
     model = df.CharFilter(
         field_name="involved_models__model__public_id", distinct=True, help_text="Model public id."
     )
+    search = df.CharFilter(
+        method="filter_search",
+        max_length=selectors.SEARCH_MAX_LENGTH,
+        help_text=(
+            "Full-text search over title, description, chain of events, root cause and actions taken, in "
+            'websearch syntax: words, "a quoted phrase", -excluded, or. Results keep the list order; each '
+            "row then carries a `snippet` of the match."
+        ),
+    )
+
+    def filter_search(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
+        # The form already stripped the value; empty means no filter (django-filter skips it).
+        return selectors.incident_search(queryset, text=value)
 
     class Meta:
         model = Incident

@@ -4,15 +4,35 @@ search, revisions, evidence, comments and exports."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.conf import settings
+from django.contrib.postgres.search import SearchHeadline, SearchQuery
+from django.db import OperationalError, connection, transaction
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, TextField, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Concat, Substr
 
-from accounts.selectors import tlp_visibility_q
+from accounts.models import Role
+from accounts.selectors import OVERSIGHT_KINDS, tlp_visibility_q
 from core.actors import Principal
-from core.errors import NotFound, ValidationFailed
-from incidents.models import Incident, IncidentModel, IncidentRecipient, IncidentRevision
+from core.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from core.models import AuditEvent
+from incidents.models import (
+    Assessment,
+    Comment,
+    CommentVisibility,
+    Evidence,
+    Incident,
+    IncidentModel,
+    IncidentRecipient,
+    IncidentRevision,
+)
+from registry.models import FrontierModel
+from registry.selectors import frontier_model_list
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 
@@ -100,3 +120,235 @@ def revision_compare(
     old = revision_get(actor=actor, incident_ref=incident_ref, number=from_number)
     new = revision_get(actor=actor, incident_ref=incident_ref, number=to_number)
     return {"from": from_number, "to": to_number, "changes": revision_diff(old.payload, new.payload)}
+
+
+# Search (DESIGN 4: the results and their snippets come from the visible queryset only).
+SEARCH_MAX_LENGTH = 200
+# Measured with scripts/search_bench.py (README "Search"): every query shape answers well inside this on
+# 100k incidents; it only cuts off a pathological plan instead of letting it hold a worker for seconds.
+SEARCH_TIMEOUT_MS: int = getattr(settings, "REDLINE_SEARCH_TIMEOUT_MS", 1000)
+SNIPPET_MAX_CHARS = 300
+_SNIPPET_SOURCE_CHARS = 5000  # ts_headline re-parses its document: bound the work per page row
+_QUERY_CANCELED = "57014"
+
+
+def incident_search_query(text: str) -> SearchQuery:
+    """The caller's words in websearch syntax ("quoted phrase", -exclusion, or). Never a syntax error:
+    input without lexemes (`!!!`, `&|:*`) becomes an empty query that matches nothing."""
+    return SearchQuery(text, search_type="websearch", config="english")
+
+
+def incident_search(queryset: QuerySet[Incident], *, text: str) -> QuerySet[Incident]:
+    """Narrow an already visibility-scoped incident queryset to the full-text matches of `text` (title A,
+    description B, chain of events / root cause / actions C; the GIN index on `search_vector`)."""
+    return queryset.filter(search_vector=incident_search_query(text))
+
+
+@contextmanager
+def incident_search_time_limit(timeout_ms: int | None = None) -> Iterator[None]:
+    """Run the block's queries under `statement_timeout`: a search whose plan degenerates is cut off and
+    answered 503 `search_timeout` instead of holding a worker and a connection for seconds.
+
+    SET LOCAL semantics through set_config(..., true), restored on the way out, so that inside an outer
+    transaction (a savepoint here) the limit does not outlive the search."""
+    limit = f"{timeout_ms if timeout_ms is not None else SEARCH_TIMEOUT_MS}ms"
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT current_setting('statement_timeout'), set_config('statement_timeout', %s, true)",
+                    [limit],
+                )
+                previous = cursor.fetchone()[0]
+            yield
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != _QUERY_CANCELED:
+            raise
+        raise ServiceUnavailable(
+            "The search took too long; narrow it (more specific words, a phrase, or other filters).",
+            code="search_timeout",
+        ) from exc
+
+
+def incident_search_snippets(
+    *, actor: Principal, incidents: Sequence[Incident], text: str
+) -> dict[UUID, str]:
+    """The matching passage of title and description for the rows of one page (one query, whatever the
+    page size), through the visibility rule again: a snippet never comes from a record the caller cannot
+    read. Matched words are wrapped in «…»; plain text, never markup (the source is user input)."""
+    pks = [incident.pk for incident in incidents]
+    if not pks:
+        return {}
+    document = Concat(
+        "title", Value(" — "), Substr("description", 1, _SNIPPET_SOURCE_CHARS), output_field=TextField()
+    )
+    headline = SearchHeadline(
+        document,
+        incident_search_query(text),
+        config="english",
+        start_sel="«",
+        stop_sel="»",
+        min_words=8,
+        max_words=30,
+        max_fragments=2,
+        fragment_delimiter=" … ",
+    )
+    rows = (
+        incident_list(actor=actor).filter(pk__in=pks).annotate(snippet=headline).values_list("pk", "snippet")
+    )
+    return {pk: _clip(snippet or "") for pk, snippet in rows}
+
+
+def _clip(snippet: str) -> str:
+    snippet = " ".join(snippet.split())
+    return snippet if len(snippet) <= SNIPPET_MAX_CHARS else snippet[: SNIPPET_MAX_CHARS - 1] + "…"
+
+
+def incident_visible_models(*, actor: Principal, incident: Incident) -> dict[UUID, FrontierModel]:
+    """The registered models involved in a (visible) incident that `actor` may also read, with their
+    provider: an export names the others by public id only. One query."""
+    ids = [link.model_id for link in incident.involved_models.all() if link.model_id is not None]
+    if not ids:
+        return {}
+    return {model.pk: model for model in frontier_model_list(actor=actor).filter(pk__in=ids)}
+
+
+# Comments, assessment containers and the audit log: each read is scoped by the incident rule above first.
+
+OVERSIGHT_ROLES = (Role.REVIEWER, Role.REGULATOR, Role.PLATFORM_ADMIN)
+AUDIT_READER_ROLES = (Role.REVIEWER, Role.REGULATOR)
+INCIDENT_TARGET = "incidents.incident"
+ASSESSMENT_SET_EVENT = "incident.assessment_set"
+
+
+def is_oversight_staff(actor: Principal) -> bool:
+    """Reviewers, regulators and platform admins of a regulator or coordination body: the people who read
+    internal comments and keep assessment containers."""
+    return actor.org_kind in OVERSIGHT_KINDS and actor.role in OVERSIGHT_ROLES
+
+
+def _visible_incident(actor: Principal, ref: str) -> Incident:
+    """A visible incident without the detail prefetches (child lists need only its key)."""
+    incident = incident_list(actor=actor).filter(_ref_q(ref)).first()
+    if incident is None:
+        raise NotFound(f"No incident {ref!r}.")
+    return incident
+
+
+def comment_visibility_q(actor: Principal, incident: Incident) -> Q:
+    """Which comments of a visible incident `actor` reads: oversight staff read internal and shared ones,
+    the submitting organisation reads shared ones, anyone else who may see the incident reads none."""
+    if (actor.kind == "system" and actor.org_id is None) or is_oversight_staff(actor):
+        return Q()
+    if actor.org_id is not None and actor.org_id == incident.owner_org_id:
+        return Q(visibility=CommentVisibility.SHARED)
+    return Q(pk__in=[])
+
+
+def comment_list(*, actor: Principal, incident_ref: str) -> QuerySet[Comment]:
+    """The comments on a report that `actor` may read (404 when the report itself is out of scope)."""
+    incident = _visible_incident(actor, incident_ref)
+    return (
+        Comment.objects.filter(incident=incident)
+        .filter(comment_visibility_q(actor, incident))
+        .select_related("author_org")
+    )
+
+
+def assessment_visibility_q(actor: Principal) -> Q:
+    """TLP 2.0 applied to an assessment container, whose owner is the assessing organisation and whose
+    jurisdictions are its incident's: clear and green reach every participant organisation that may see the
+    incident (the submitting lab included: the container is the regulator's record, not another lab's);
+    amber every oversight org; amber+strict oversight orgs whose jurisdictions meet the incident's; red the
+    assessing organisation only. Always combined with the incident's own visibility."""
+    visible = tlp_visibility_q(actor, owner_field="org", jurisdictions_field="incident__jurisdictions")
+    if actor.org_id is not None:
+        visible |= Q(tlp="green")
+    return visible
+
+
+def assessment_list(*, actor: Principal, incident_ref: str) -> QuerySet[Assessment]:
+    """The assessment containers on a visible report that `actor` may see, oldest first."""
+    incident = _visible_incident(actor, incident_ref)
+    return (
+        Assessment.objects.filter(incident=incident)
+        .filter(assessment_visibility_q(actor))
+        .select_related("org")
+        .order_by("created_at", "pk")
+    )
+
+
+def assessment_get_own(*, actor: Principal, incident_ref: str) -> Assessment:
+    """The acting organisation's own container on a visible report (404 when it has none)."""
+    incident = _visible_incident(actor, incident_ref)
+    assessment = (
+        Assessment.objects.filter(incident=incident, org_id=actor.org_id).select_related("org").first()
+        if actor.org_id is not None
+        else None
+    )
+    if assessment is None:
+        raise NotFound("Your organisation has no assessment of this report.", code="no_assessment")
+    return assessment
+
+
+def audit_event_list(*, actor: Principal) -> QuerySet[AuditEvent]:
+    """The audit events `actor` may read. Readers: reviewers and regulators of oversight orgs, and
+    platform admins; anyone else is refused (403).
+
+    An event about an incident is visible exactly when the incident is (the one rule above), and an
+    assessment event also needs its container to be visible. Other incident-app targets (evidence, ...)
+    stay hidden until a rule for them is written here. Events about anything else (registry records,
+    organisations, API keys): platform admins read all of them, regulators and reviewers those their own
+    organisation caused.
+    """
+    if actor.kind == "system" and actor.org_id is None:
+        return AuditEvent.objects.all()
+    platform_admin = actor.role == Role.PLATFORM_ADMIN
+    if not platform_admin and not (actor.org_kind in OVERSIGHT_KINDS and actor.role in AUDIT_READER_ROLES):
+        raise Forbidden(
+            "The audit log is read by reviewers and regulators of oversight bodies and platform admins.",
+            code="audit_not_allowed",
+        )
+    visible_incident = Exists(
+        Incident.objects.filter(incident_visibility_q(actor), public_id=OuterRef("target_public_id"))
+    )
+    visible_container = Exists(
+        Assessment.objects.filter(assessment_visibility_q(actor))
+        .annotate(org_text=Cast("org_id", output_field=TextField()))
+        .filter(incident__public_id=OuterRef("target_public_id"), org_text=OuterRef("assessment_org"))
+    )
+    incident_events = (
+        Q(target_type=INCIDENT_TARGET)
+        & Q(visible_incident)
+        & (~Q(event_code=ASSESSMENT_SET_EVENT) | Q(visible_container))
+    )
+    other_events = ~Q(target_type__startswith="incidents.")
+    if not platform_admin:
+        other_events &= Q(actor_org_id=actor.org_id)
+    return AuditEvent.objects.annotate(assessment_org=KT("after__org_id")).filter(
+        incident_events | other_events
+    )
+
+
+def evidence_list(*, actor: Principal, incident_ref: str) -> QuerySet[Evidence]:
+    """The evidence files of a report the actor can see (they share its TLP); otherwise 404."""
+    incident = _visible_incident(actor, incident_ref)
+    return (
+        Evidence.objects.filter(incident=incident)
+        .select_related("incident", "owner_org")
+        .order_by("created_at", "id")
+    )
+
+
+def evidence_get(*, actor: Principal, incident_ref: str, evidence_id: str) -> Evidence:
+    """One evidence file of a visible report; anything else is 404."""
+    try:
+        pk = UUID(evidence_id)
+    except ValueError as exc:
+        raise NotFound(f"No evidence {evidence_id!r}.") from exc
+    evidence = evidence_list(actor=actor, incident_ref=incident_ref).filter(pk=pk).first()
+    if evidence is None:
+        raise NotFound(f"No evidence {evidence_id!r} on {incident_ref}.")
+    return evidence

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchVector
+from django.core.files import File
+from django.core.files.storage import storages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import Field
@@ -18,19 +23,41 @@ from django.utils import timezone
 
 from accounts.models import Organization, OrganizationKind, Role
 from core.actors import Principal
+from core.api.views import etag_for
 from core.audit import audit_record
 from core.enums import TLP, TLP_ORDER, jurisdictions_for
-from core.errors import Conflict, FieldError, Forbidden, ValidationFailed
+from core.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from core.public_ids import allocate_public_id
+from incidents import evidence as evidence_files
 from incidents.models import (
+    Assessment,
+    Comment,
+    CommentVisibility,
+    Evidence,
     Incident,
     IncidentModel,
     IncidentRevision,
     IncidentStatus,
     ReportStage,
 )
-from incidents.selectors import incident_by_external_id
+from incidents.selectors import (
+    incident_by_external_id,
+    incident_list,
+    incident_visibility_q,
+    is_oversight_staff,
+)
 from registry.models import AgentScaffold, EvaluationResult, FrontierModel
+
+logger = logging.getLogger(__name__)
 
 # The content of a report: what a revision records and a receipt's digest covers.
 CONTENT_FIELDS = (
@@ -411,3 +438,310 @@ def incident_change_tlp(*, actor: Principal, incident: Incident, tlp: str, reaso
             after={"tlp": new, "reason": reason},
         )
     return locked
+
+
+# --- evidence -----------------------------------------------------------------------------------------
+
+# Besides the submitting organisation, who may attach evidence to a report their organisation can see.
+EVIDENCE_OVERSIGHT_ROLES = frozenset({Role.REVIEWER, Role.REGULATOR, Role.PLATFORM_ADMIN})
+
+
+def _evidence_contributor_org(actor: Principal, incident: Incident) -> uuid.UUID:
+    """The organisation the evidence is filed under: the submitting organisation's members, or a
+    reviewer, regulator or platform admin whose organisation can see the report."""
+    if actor.org_id is None:
+        raise Forbidden("Evidence is filed by a member of an organisation.", code="no_org")
+    if actor.org_id == incident.owner_org_id:
+        return actor.org_id
+    if actor.role in EVIDENCE_OVERSIGHT_ROLES and incident_list(actor=actor).filter(pk=incident.pk).exists():
+        return actor.org_id
+    raise Forbidden(
+        "Only the submitting organisation, or a reviewer or regulator, adds evidence to a report.",
+        code="not_evidence_contributor",
+    )
+
+
+def _printable(value: str, limit: int) -> str:
+    return "".join(char for char in value if char.isprintable())[:limit]
+
+
+def _check_evidence_bytes(upload: File, file_name: str) -> str:
+    """Sniff the upload's first bytes; refuse empty files, executables, unknown binary and a name that
+    claims another known type (415). Returns the detected MIME type."""
+    upload.seek(0)
+    head = upload.read(evidence_files.SNIFF_BYTES)
+    upload.seek(0)
+    detected = evidence_files.sniff_type(head)
+    if detected == evidence_files.EMPTY:
+        raise ValidationFailed("The evidence file is empty.", code="empty_evidence")
+    if detected in evidence_files.EXECUTABLE_TYPES:
+        raise UnsupportedMediaType(
+            f"Executables ({detected}) are not accepted as evidence; archive them (zip) if they matter.",
+            code="unsupported_evidence_type",
+        )
+    if detected not in evidence_files.ACCEPTED_TYPES:
+        raise UnsupportedMediaType(
+            "The file's type is not accepted as evidence (PDF, PNG, JPEG, GIF, ZIP, gzip, pcap, JSON or "
+            "UTF-8 text).",
+            code="unsupported_evidence_type",
+        )
+    claimed = evidence_files.name_contradicts(file_name, detected)
+    if claimed is not None:
+        raise UnsupportedMediaType(
+            f"The name {file_name!r} claims {claimed}, but the bytes are {detected}; rename the file.",
+            code="evidence_type_mismatch",
+        )
+    return detected
+
+
+def _is_duplicate_evidence(exc: IntegrityError) -> bool:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == "evidence_once_per_incident_org"
+
+
+def evidence_add(
+    *,
+    actor: Principal,
+    incident: Incident,
+    upload: File,
+    kind: str,
+    description: str = "",
+    declared_type: str = "",
+) -> Evidence:
+    """Attach a file to a report the actor can see (the caller resolved it through the selectors).
+
+    The type is sniffed from the bytes (the client's Content-Type is only recorded; a file name claiming
+    another known type is refused, 415); the SHA-256 and size are computed while the file streams into
+    private storage under `evidence/<org>/<incident>/<uuid>`, never a name of the client's and never
+    shared between organisations. The same bytes twice from one organisation on one report: 409
+    `duplicate_evidence`. All or nothing: when anything fails after the file is stored, it is deleted.
+    Writes `incident.evidence_added`."""
+    org_id = _evidence_contributor_org(actor, incident)
+    if incident.status in CLOSED_STATES:
+        raise Conflict(f"The report is {incident.status}; it takes no more evidence.", code="incident_closed")
+    limit: int = settings.REDLINE_MAX_EVIDENCE_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise PayloadTooLarge(
+            f"The file is {upload.size} bytes; the evidence limit is {limit}.", code="evidence_too_large"
+        )
+    file_name = evidence_files.safe_file_name(upload.name or "")
+    detected = _check_evidence_bytes(upload, file_name)
+    evidence_id = uuid.uuid4()
+    key = f"evidence/{org_id}/{incident.pk}/{evidence_id}"
+    metered = evidence_files.MeteredUpload(upload, limit=limit, text=detected in evidence_files.TEXT_TYPES)
+    storage = storages["private"]
+    try:
+        key = storage.save(key, metered)
+    except BaseException:
+        if storage.exists(key):
+            storage.delete(key)  # a partly written file
+        raise
+    try:
+        with transaction.atomic():
+            evidence = _insert_evidence(
+                actor,
+                Evidence(
+                    id=evidence_id,
+                    incident=incident,
+                    owner_org_id=org_id,
+                    uploaded_by=actor.label,
+                    kind=kind,
+                    description=description,
+                    file_name=file_name,
+                    storage_key=key,
+                    sha256=metered.sha256,
+                    size=metered.bytes_read,
+                    detected_type=detected,
+                    declared_type=_printable(declared_type, 100),
+                ),
+            )
+    except IntegrityError as exc:
+        storage.delete(key)
+        if _is_duplicate_evidence(exc):  # a concurrent upload of the same file won
+            raise Conflict(DUPLICATE_EVIDENCE, code="duplicate_evidence") from exc
+        raise
+    except BaseException:
+        storage.delete(key)
+        raise
+    return evidence
+
+
+DUPLICATE_EVIDENCE = "Your organisation already attached this file to this report."
+
+
+def _insert_evidence(actor: Principal, evidence: Evidence) -> Evidence:
+    incident = evidence.incident
+    locked = Incident.objects.select_for_update().filter(pk=incident.pk).values_list("status", flat=True)
+    if locked.get() in CLOSED_STATES:
+        raise Conflict("The report was closed meanwhile; it takes no more evidence.", code="incident_closed")
+    if Evidence.objects.filter(
+        incident=incident, owner_org_id=evidence.owner_org_id, sha256=evidence.sha256
+    ).exists():
+        raise Conflict(DUPLICATE_EVIDENCE, code="duplicate_evidence")
+    evidence.save(force_insert=True)
+    # Evidence is part of the report: its ETag and the `modified_after` sync cursor move.
+    Incident.objects.filter(pk=incident.pk).update(modified_at=timezone.now())
+    audit_record(
+        actor=actor,
+        event_code="incident.evidence_added",
+        target=incident,
+        after={
+            "evidence_id": str(evidence.pk),
+            "file_name": evidence.file_name,
+            "kind": evidence.kind,
+            "sha256": evidence.sha256,
+            "size": evidence.size,
+            "detected_type": evidence.detected_type,
+            "declared_type": evidence.declared_type,
+        },
+    )
+    return evidence
+
+
+def evidence_open(*, actor: Principal, evidence: Evidence) -> File:
+    """Open an evidence file for download and record `incident.evidence_downloaded` (every download is
+    audited). The caller resolved `evidence` through selectors.evidence_get (visibility checked)."""
+    try:
+        handle = storages["private"].open(evidence.storage_key, "rb")
+    except FileNotFoundError as exc:
+        logger.error("evidence %s has no stored file at %s", evidence.pk, evidence.storage_key)
+        raise NotFound("The evidence file is missing from storage.", code="evidence_file_missing") from exc
+    try:
+        with transaction.atomic():
+            audit_record(
+                actor=actor,
+                event_code="incident.evidence_downloaded",
+                target=evidence.incident,
+                after={
+                    "evidence_id": str(evidence.pk),
+                    "sha256": evidence.sha256,
+                    "file_name": evidence.file_name,
+                },
+            )
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+# Comments and assessment containers.
+
+ASSESSMENT_FIELDS = ("verdict", "severity_override", "notes", "tlp")
+ASSESSMENT_DEFAULTS: dict[str, Any] = {"severity_override": "", "notes": "", "tlp": TLP.AMBER}
+
+
+def _require_visible(actor: Principal, incident: Incident) -> None:
+    """Services re-check the one visibility rule: a caller that did not come through a selector (a task,
+    a command) must not reach an out-of-scope report either."""
+    if not Incident.objects.filter(incident_visibility_q(actor), pk=incident.pk).exists():
+        raise NotFound(f"No incident {incident.public_id!r}.")
+
+
+def comment_add(*, actor: Principal, incident: Incident, visibility: str, body: str) -> Comment:
+    """Add an immutable comment to a report. Internal comments: oversight staff only (reviewers,
+    regulators and platform admins of a regulator or coordination body). Shared comments: oversight staff
+    or the submitting organisation. Audited as `incident.comment_added`, without the body."""
+    _require_visible(actor, incident)
+    staff = is_oversight_staff(actor)
+    if visibility == CommentVisibility.INTERNAL and not staff:
+        raise Forbidden(
+            "Internal comments are written by reviewers and regulators of oversight bodies.",
+            code="internal_comment_not_allowed",
+        )
+    org_id = actor.org_id
+    if org_id is None or (not staff and org_id != incident.owner_org_id):
+        raise Forbidden(
+            "Only oversight staff and the submitting organisation comment on a report.",
+            code="comment_not_allowed",
+        )
+    if not body.strip():
+        raise ValidationFailed("A comment needs a body.", code="body_required")
+    with transaction.atomic():
+        comment = Comment.objects.create(
+            incident=incident,
+            author_org_id=org_id,
+            author=actor.label,
+            author_user_id=actor.user_id,
+            visibility=visibility,
+            body=body,
+        )
+        audit_record(
+            actor=actor,
+            event_code="incident.comment_added",
+            target=incident,
+            after={
+                "comment_id": str(comment.pk),
+                "visibility": visibility,
+                "author_org": actor.org_short_name,
+            },
+        )
+    return comment
+
+
+def _assessment_state(assessment: Assessment) -> dict[str, Any]:
+    state = {name: getattr(assessment, name) for name in ASSESSMENT_FIELDS}
+    return {"org_id": str(assessment.org_id), **state}
+
+
+def _check_if_match(if_match: str | None, current: Assessment | None) -> None:
+    """412 unless If-Match (when sent) names the container's current version; a container that does not
+    exist yet matches nothing, not even `*` (RFC 9110 13.1.1)."""
+    if if_match is None:
+        return
+    candidates = [tag.strip() for tag in if_match.split(",")]
+    if current is not None and ("*" in candidates or etag_for(current) in candidates):
+        return
+    raise PreconditionFailed(
+        "The assessment changed since you read it (If-Match does not match its ETag); re-read and retry.",
+        code="etag_mismatch",
+    )
+
+
+def assessment_set(
+    *, actor: Principal, incident: Incident, data: dict[str, Any], if_match: str | None = None
+) -> tuple[Assessment, bool]:
+    """Create or replace the acting organisation's assessment container on a report (PUT semantics: a
+    field left out takes its default). One container per organisation and report, and the container is
+    always the actor's own: no argument names another organisation's, so nobody can edit it. Only
+    reviewers, regulators and platform admins of a regulator or coordination body assess. Audited as
+    `incident.assessment_set` with before and after. Returns the container and whether it was created."""
+    _require_visible(actor, incident)
+    if actor.org_id is None or not is_oversight_staff(actor):
+        raise Forbidden(
+            "Assessments are kept by reviewers and regulators of oversight bodies.", code="not_assessor"
+        )
+    values = {name: data.get(name, ASSESSMENT_DEFAULTS.get(name)) for name in ASSESSMENT_FIELDS}
+    with transaction.atomic():
+        existing = (
+            Assessment.objects.select_for_update().filter(incident=incident, org_id=actor.org_id).first()
+        )
+        _check_if_match(if_match, existing)
+        if existing is None:
+            try:
+                with transaction.atomic():
+                    assessment = Assessment.objects.create(
+                        incident=incident, org_id=actor.org_id, updated_by=actor.label, **values
+                    )
+            except IntegrityError as exc:  # a concurrent first PUT from the same organisation won
+                raise Conflict(
+                    "Your organisation's assessment is being created right now; retry.",
+                    code="assessment_race",
+                ) from exc
+            before = None
+        else:
+            before = _assessment_state(existing)
+            if all(before[name] == value for name, value in values.items()):
+                return existing, False  # PUT of the current state: nothing changed, nothing to audit
+            for name, value in values.items():
+                setattr(existing, name, value)
+            existing.updated_by = actor.label
+            existing.save()
+            assessment = existing
+        audit_record(
+            actor=actor,
+            event_code="incident.assessment_set",
+            target=incident,
+            before=before,
+            after=_assessment_state(assessment),
+        )
+    return assessment, existing is None

@@ -9,14 +9,17 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Organization, Role
+from incidents.demo import load_demo_incidents
 from registry.demo import DemoCredentials, load_demo_data
 from tests.factories import OrganizationFactory, issue_key
 
 
 @pytest.fixture
 def demo_data(db: Any) -> DemoCredentials:
-    """The demo data of DESIGN 8, loaded through the same services as `make run`."""
-    return load_demo_data(credentials_path=None)
+    """The demo data of DESIGN 8 and the demo incidents, loaded through the same services as `make run`."""
+    credentials = load_demo_data(credentials_path=None)
+    load_demo_incidents()
+    return credentials
 
 
 @pytest.fixture

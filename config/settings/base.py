@@ -122,6 +122,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 REDLINE_MAX_JSON_DEPTH = 32
 REDLINE_MAX_IMPORT_BYTES = env.int("REDLINE_MAX_IMPORT_BYTES", default=20 * 1024 * 1024)
 REDLINE_MAX_IMPORT_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
+# Evidence files attached to incident reports (checked on Content-Length, then while streaming).
+REDLINE_MAX_EVIDENCE_BYTES = env.int("REDLINE_MAX_EVIDENCE_BYTES", default=50 * 1024 * 1024)
 # How long an Idempotency-Key is remembered: a retry within this window replays, a later one is new.
 REDLINE_IDEMPOTENCY_TTL_HOURS = env.int("REDLINE_IDEMPOTENCY_TTL_HOURS", default=24)
 
@@ -171,6 +173,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "accounts.models.Role",
         "ApiKeyRoleEnum": ["lab_submitter", "lab_admin", "reviewer", "regulator"],
+        "SeverityEnum": "incidents.models.Severity",
+        "EvidenceKindEnum": "incidents.models.EvidenceKind",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     # validatorUrl None: Swagger UI would otherwise fetch a badge from an external validator.
@@ -196,6 +200,7 @@ SPECTACULAR_SETTINGS = {
             "description": "Self-replication incident reports, their revisions and receipts.",
         },
         {"name": "api-keys", "description": "Organisation API keys (lab_admin)."},
+        {"name": "audit", "description": "The audit log, scoped like everything else (regulators, admins)."},
     ],
 }
 

@@ -37,6 +37,7 @@ class KeysetCursorPagination(BasePagination):
 
     sort_field = "modified_at"
     orderings = ("-modified_at", "modified_at")
+    ordering_description = "`-modified_at` (newest first, default) or `modified_at` (oldest first, for sync)."
 
     def _limit(self, request: Request) -> int:
         raw = request.query_params.get("limit")
@@ -61,7 +62,12 @@ class KeysetCursorPagination(BasePagination):
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @staticmethod
-    def decode_cursor(token: str) -> tuple[datetime, str]:
+    def parse_pk(raw: str) -> str:
+        """A cursor's primary key, validated and normalised (UUID keys; subclasses for other kinds)."""
+        return str(uuid.UUID(raw))
+
+    @classmethod
+    def decode_cursor(cls, token: str) -> tuple[datetime, str]:
         try:
             if len(token) > 200:
                 raise ValueError
@@ -71,7 +77,7 @@ class KeysetCursorPagination(BasePagination):
             # encode_cursor always writes an offset: a naive time is a forged cursor.
             if value is None or value.tzinfo is None or not isinstance(pk, str):
                 raise ValueError
-            pk = str(uuid.UUID(pk))
+            pk = cls.parse_pk(pk)
         except (ValueError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError) as exc:
             raise ValidationFailed("The cursor is not valid.", code="invalid_cursor") from exc
         return value, pk
@@ -147,9 +153,32 @@ class KeysetCursorPagination(BasePagination):
                 "name": "ordering",
                 "required": False,
                 "in": "query",
-                "description": (
-                    "`-modified_at` (newest first, default) or `modified_at` (oldest first, for sync)."
-                ),
+                "description": self.ordering_description,
                 "schema": {"type": "string", "enum": list(self.orderings)},
             },
         ]
+
+
+_BIGINT_RE = re.compile(r"[0-9]{1,19}")
+
+
+class AuditCursorPagination(KeysetCursorPagination):
+    """The audit log: keyset on (occurred_at, id) with bigint ids, newest first by default."""
+
+    sort_field = "occurred_at"
+    orderings = ("-occurred_at", "occurred_at")
+    ordering_description = "`-occurred_at` (newest first, default) or `occurred_at` (oldest first)."
+
+    @staticmethod
+    def parse_pk(raw: str) -> str:
+        if not _BIGINT_RE.fullmatch(raw) or int(raw) >= 2**63:
+            raise ValueError(raw)
+        return raw
+
+
+class CreatedCursorPagination(KeysetCursorPagination):
+    """Append-only child records (comments): keyset on (created_at, id), oldest first by default."""
+
+    sort_field = "created_at"
+    orderings = ("created_at", "-created_at")
+    ordering_description = "`created_at` (oldest first, default) or `-created_at` (newest first)."

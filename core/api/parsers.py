@@ -46,13 +46,21 @@ class StrictJSONParser(BaseParser):
 class BoundedMultiPartParser(MultiPartParser):
     """Multipart uploads (evaluation logs) capped by REDLINE_MAX_IMPORT_BYTES before anything is read."""
 
+    limit_setting = "REDLINE_MAX_IMPORT_BYTES"
+    # Room for the multipart framing and the small form fields around the file.
+    framing_allowance = 64 * 1024
+
     def parse(
         self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> Any:
-        limit: int = settings.REDLINE_MAX_IMPORT_BYTES + 64 * 1024
+        file_limit: int = getattr(settings, self.limit_setting)
         declared = _declared_length(parser_context)
-        if declared is None or declared > limit:
-            raise PayloadTooLarge(
-                f"Uploads must declare a Content-Length of at most {settings.REDLINE_MAX_IMPORT_BYTES} bytes."
-            )
+        if declared is None or declared > file_limit + self.framing_allowance:
+            raise PayloadTooLarge(f"Uploads must declare a Content-Length of at most {file_limit} bytes.")
         return super().parse(stream, media_type, parser_context)
+
+
+class EvidenceMultiPartParser(BoundedMultiPartParser):
+    """Evidence files of incident reports, capped by REDLINE_MAX_EVIDENCE_BYTES before anything is read."""
+
+    limit_setting = "REDLINE_MAX_EVIDENCE_BYTES"

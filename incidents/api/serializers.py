@@ -10,12 +10,18 @@ from rest_framework import serializers
 
 from core.api.serializers import AliasSerializer, ExternalReferenceSerializer, StrictSerializer, TLPField
 from core.enums import ObservedBehaviour, ScenarioType
+from core.models import AuditEvent
 from incidents.models import (
     AISystemRelation,
+    Assessment,
+    Comment,
+    CommentVisibility,
     ContainmentStatus,
     DatePrecision,
     Determination,
     EUCategory,
+    Evidence,
+    EvidenceKind,
     HarmType,
     Incident,
     InstructionProvenance,
@@ -26,6 +32,7 @@ from incidents.models import (
     Separateness,
     Severity,
     SubmitterCapacity,
+    Verdict,
 )
 
 MILESTONES = ["m1_resource_acquisition", "m2_file_transfer", "m3_llm_server_started", "m4_agent_started"]
@@ -37,6 +44,13 @@ def _text(max_length: int = 20000) -> serializers.CharField:
 
 def _choice(choices: Any) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=choices, required=False, allow_blank=True)
+
+
+def _read_choice(choices: Any) -> serializers.ChoiceField:
+    """An optional choice as read back: "" when unset. Declared, because ModelSerializer drops
+    `allow_blank` from read-only fields and the schema would then promise a value of the enum only
+    (a generated client rejects the "")."""
+    return serializers.ChoiceField(choices=choices, allow_blank=True, read_only=True)
 
 
 class InvolvedModelSerializer(StrictSerializer):
@@ -190,6 +204,12 @@ class InvolvedModelReadSerializer(serializers.Serializer):
 
 class IncidentListSerializer(serializers.ModelSerializer):
     owner_org = serializers.CharField(source="owner_org.short_name")
+    scenario_type = _read_choice(ScenarioType.choices)
+    outcome = _read_choice(Outcome.choices)
+    severity = _read_choice(Severity.choices)
+    snippet = serializers.SerializerMethodField(
+        help_text="With `search`: the matching passage of title and description, matches in «…»; else null."
+    )
 
     class Meta:
         model = Incident
@@ -211,12 +231,27 @@ class IncidentListSerializer(serializers.ModelSerializer):
             "submitted_at",
             "created_at",
             "modified_at",
+            "snippet",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_snippet(self, obj: Incident) -> str | None:
+        # Set on the page rows by the list view when searching.
+        snippet: str | None = getattr(obj, "search_snippet", None)
+        return snippet
 
 
 class IncidentDetailSerializer(serializers.ModelSerializer):
     owner_org = serializers.CharField(source="owner_org.short_name")
+    ai_system_relation = _read_choice(AISystemRelation.choices)
+    scenario_type = _read_choice(ScenarioType.choices)
+    outcome = _read_choice(Outcome.choices)
+    severity = _read_choice(Severity.choices)
+    occurred_precision = _read_choice(DatePrecision.choices)
+    containment_status = _read_choice(ContainmentStatus.choices)
+    eu_category = _read_choice(EUCategory.choices)
+    determination = _read_choice(Determination.choices)
     scaffold = serializers.SerializerMethodField()
     models = serializers.SerializerMethodField()
     related_evaluations = serializers.SerializerMethodField()
@@ -345,3 +380,107 @@ class TLPChangeSerializer(StrictSerializer):
     reason = serializers.CharField(
         max_length=5000, required=False, allow_blank=True, help_text="Required to lower TLP."
     )
+
+
+class EvidenceUploadSerializer(StrictSerializer):
+    file = serializers.FileField(
+        help_text=(
+            "PDF, PNG, JPEG, GIF, ZIP (Inspect .eval included), gzip, pcap/pcapng, JSON or UTF-8 text; the "
+            "type is sniffed from the bytes. At most REDLINE_MAX_EVIDENCE_BYTES (50 MiB by default)."
+        ),
+    )
+    kind = serializers.ChoiceField(choices=EvidenceKind.choices, required=False, default=EvidenceKind.OTHER)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    org = serializers.CharField(source="owner_org.short_name", help_text="The organisation that filed it.")
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Evidence
+        fields = [
+            "id",
+            "kind",
+            "description",
+            "file_name",
+            "sha256",
+            "size",
+            "detected_type",
+            "declared_type",
+            "org",
+            "uploaded_by",
+            "created_at",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_download_url(self, obj: Evidence) -> str:
+        return f"/api/v1/incidents/{obj.incident.public_id}/evidence/{obj.pk}/download"
+
+
+class CommentCreateSerializer(StrictSerializer):
+    visibility = serializers.ChoiceField(
+        choices=CommentVisibility.choices,
+        help_text="internal: reviewers and regulators only; shared: also the submitting organisation.",
+    )
+    body = serializers.CharField(max_length=20000)
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author_org = serializers.CharField(source="author_org.short_name", read_only=True)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "visibility", "body", "author", "author_org", "created_at"]
+        read_only_fields = fields
+
+
+class AssessmentWriteSerializer(StrictSerializer):
+    verdict = serializers.ChoiceField(choices=Verdict.choices)
+    severity_override = _choice(Severity.choices)
+    notes = _text()
+    tlp = TLPField(
+        required=False,
+        help_text="Who may see this container (TLP 2.0; default amber), whatever the report's.",
+    )
+
+
+class AssessmentSerializer(serializers.ModelSerializer):
+    org = serializers.CharField(source="org.short_name", read_only=True)
+
+    class Meta:
+        model = Assessment
+        fields = [
+            "id",
+            "org",
+            "verdict",
+            "severity_override",
+            "notes",
+            "tlp",
+            "updated_by",
+            "created_at",
+            "modified_at",
+        ]
+        read_only_fields = fields
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "occurred_at",
+            "event_code",
+            "actor_kind",
+            "actor_label",
+            "actor_org_id",
+            "actor_role",
+            "target_type",
+            "target_id",
+            "target_public_id",
+            "before",
+            "after",
+            "request_id",
+        ]
+        read_only_fields = fields

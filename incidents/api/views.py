@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.decorators import action
@@ -13,11 +17,23 @@ from rest_framework.response import Response
 from api_docs import examples
 from api_docs.contract import validate_submission
 from core.actors import Principal
+from core.api.pagination import AuditCursorPagination, CreatedCursorPagination
+from core.api.parsers import EvidenceMultiPartParser
 from core.api.views import RecordViewSet, check_if_match
 from core.errors import FieldError, ValidationFailed
+from core.filters import AuditEventFilter
 from core.idempotency import idempotent
-from incidents import selectors, services
+from core.models import AuditEvent
+from incidents import exports, selectors, services
+from incidents.api.export_serializers import IncidentCRFSerializer, IncidentEUTemplateSerializer
 from incidents.api.serializers import (
+    AssessmentSerializer,
+    AssessmentWriteSerializer,
+    AuditEventSerializer,
+    CommentCreateSerializer,
+    CommentSerializer,
+    EvidenceSerializer,
+    EvidenceUploadSerializer,
     IncidentAmendSerializer,
     IncidentDetailSerializer,
     IncidentListSerializer,
@@ -88,7 +104,9 @@ def _revision_data(revision: IncidentRevision) -> dict[str, Any]:
 
 @extend_schema_view(
     list=extend_schema(summary="Incidents you may see (TLP 2.0)"),
-    retrieve=extend_schema(summary="One incident (latest revision)", parameters=[REF]),
+    retrieve=extend_schema(
+        summary="One incident (latest revision)", parameters=[REF], responses={200: IncidentDetailSerializer}
+    ),
 )
 class IncidentViewSet(RecordViewSet):
     """Self-replication incident reports."""
@@ -161,7 +179,9 @@ class IncidentViewSet(RecordViewSet):
         responses={200: RevisionSerializer(many=True)},
         parameters=[REF],
     )
-    @action(detail=True, methods=["get"])
+    # The whole history as one plain list, unfiltered: without these two the schema documents a page
+    # and the incident list's filters, and a generated client cannot parse the answer.
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def revisions(self, request: Request, ref: str) -> Response:
         revisions = selectors.revision_list(actor=self.actor, incident_ref=ref)
         return Response([_revision_data(r) for r in revisions])
@@ -239,3 +259,215 @@ class IncidentViewSet(RecordViewSet):
         incident = selectors.incident_get(actor=self.actor, ref=ref)
         self.etag_instance = incident
         return Response(IncidentDetailSerializer(incident).data)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Incidents you may see, newest first. With `search`, full-text matches (websearch syntax), each
+        with a snippet of its match; a search runs under a time limit (503 `search_timeout`)."""
+        text = request.query_params.get("search", "").strip()
+        if not text:
+            return super().list(request, *args, **kwargs)
+        with selectors.incident_search_time_limit():
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+            assert page is not None
+            snippets = selectors.incident_search_snippets(actor=self.actor, incidents=page, text=text)
+        for incident in page:
+            incident.search_snippet = snippets.get(incident.pk, "")
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def _export(self) -> tuple[Incident, dict[Any, Any]]:
+        incident = self.get_object()  # the visibility rule: out of scope is 404
+        return incident, selectors.incident_visible_models(actor=self.actor, incident=incident)
+
+    @extend_schema(
+        summary="The incident in the OECD common reporting framework (JSON)",
+        parameters=[REF],
+        responses={200: IncidentCRFSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def crf(self, request: Request, ref: str) -> Response:
+        return Response(IncidentCRFSerializer(exports.crf_document(*self._export())).data)
+
+    @extend_schema(
+        summary="The EU GPAI serious-incident template's ten fields (JSON)",
+        parameters=[REF],
+        responses={200: IncidentEUTemplateSerializer},
+    )
+    @action(detail=True, methods=["get"], url_path="eu-template")
+    def eu_template(self, request: Request, ref: str) -> Response:
+        return Response(IncidentEUTemplateSerializer(exports.eu_template(*self._export())).data)
+
+    @extend_schema(
+        summary="The EU GPAI serious-incident template, as a printable HTML page",
+        operation_id="incidents_eu_template_html_retrieve",
+        parameters=[REF],
+        responses={(200, "text/html"): OpenApiTypes.STR},
+    )
+    @action(detail=True, methods=["get"], url_path=r"eu-template\.html")
+    def eu_template_html(self, request: Request, ref: str) -> HttpResponse:
+        document = IncidentEUTemplateSerializer(exports.eu_template(*self._export())).data
+        context = {
+            "document": document,
+            "sections": exports.eu_template_sections(document),
+            "generated_at": timezone.now(),
+        }
+        return render(request._request, "incidents/eu_template.html", context)
+
+    @extend_schema(
+        summary="The evidence files of a report (they share its TLP)",
+        parameters=[REF],
+        responses={200: EvidenceSerializer(many=True)},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        parser_classes=[EvidenceMultiPartParser],
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def evidence(self, request: Request, ref: str) -> Response:
+        evidence = selectors.evidence_list(actor=self.actor, incident_ref=ref)
+        return Response(EvidenceSerializer(evidence, many=True).data)
+
+    @extend_schema(
+        summary="Attach an evidence file (multipart; type sniffed from the bytes, SHA-256 computed)",
+        request={"multipart/form-data": EvidenceUploadSerializer},
+        responses={201: EvidenceSerializer},
+        parameters=[IDEMPOTENCY_HEADER, REF],
+        examples=[
+            OpenApiExample(
+                "A transcript",
+                value=examples.EVIDENCE_UPLOAD,
+                request_only=True,
+                media_type="multipart/form-data",
+            )
+        ],
+    )
+    @evidence.mapping.post
+    @idempotent
+    def evidence_add(self, request: Request, ref: str) -> Response:
+        incident = self.get_object()
+        data = self.parse(EvidenceUploadSerializer)
+        upload = data["file"]
+        evidence = services.evidence_add(
+            actor=self.actor,
+            incident=incident,
+            upload=upload,
+            kind=data["kind"],
+            description=data["description"],
+            declared_type=upload.content_type or "",
+        )
+        self.etag_instance = None
+        body = EvidenceSerializer(evidence).data
+        return Response(body, status=201, headers={"Location": body["download_url"]})
+
+    @extend_schema(
+        summary="Download an evidence file (visibility checked; every download is audited)",
+        parameters=[REF, OpenApiParameter("evidence_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["get"], url_path=r"evidence/(?P<evidence_id>[0-9a-fA-F-]{36})/download")
+    def evidence_download(self, request: Request, ref: str, evidence_id: str) -> FileResponse:
+        evidence = selectors.evidence_get(actor=self.actor, incident_ref=ref, evidence_id=evidence_id)
+        handle = services.evidence_open(actor=self.actor, evidence=evidence)
+        response = FileResponse(
+            handle, as_attachment=True, filename=evidence.file_name, content_type="application/octet-stream"
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "sandbox"
+        response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(evidence.sha256)).decode()}:"
+        return response
+
+    @extend_schema(
+        summary="Comments on a report you may read (internal ones: reviewers and regulators only)",
+        parameters=[REF],
+        responses={200: CommentSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], pagination_class=CreatedCursorPagination, filterset_class=None)
+    def comments(self, request: Request, ref: str) -> Response:
+        comments = selectors.comment_list(actor=self.actor, incident_ref=ref)
+        page = self.paginate_queryset(comments)
+        return self.get_paginated_response(CommentSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Comment on a report (internal: oversight staff; shared: also the submitting org)",
+        request=CommentCreateSerializer,
+        responses={201: CommentSerializer},
+        parameters=[IDEMPOTENCY_HEADER, REF],
+        examples=[OpenApiExample("Ask the submitter", value=examples.COMMENT_CREATE, request_only=True)],
+    )
+    @comments.mapping.post
+    @idempotent
+    def comment_add(self, request: Request, ref: str) -> Response:
+        incident = self.get_object()
+        data = self.parse(CommentCreateSerializer)
+        comment = services.comment_add(
+            actor=self.actor, incident=incident, visibility=data["visibility"], body=data["body"]
+        )
+        self.etag_instance = None  # comments are immutable and have no address of their own
+        return Response(CommentSerializer(comment).data, status=201)
+
+    @extend_schema(
+        summary="The assessment containers on a report you may see (each has its own TLP)",
+        parameters=[REF],
+        responses={200: AssessmentSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
+    def assessments(self, request: Request, ref: str) -> Response:
+        containers = selectors.assessment_list(actor=self.actor, incident_ref=ref)
+        return Response(AssessmentSerializer(containers, many=True).data)
+
+    @extend_schema(
+        summary="Your organisation's assessment container on a report",
+        parameters=[REF],
+        responses={200: AssessmentSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="assessments/mine",
+        url_name="assessment-mine",
+        http_method_names=["get", "put", "head", "options"],
+    )
+    def assessment_mine(self, request: Request, ref: str) -> Response:
+        assessment = selectors.assessment_get_own(actor=self.actor, incident_ref=ref)
+        self.etag_instance = assessment
+        return Response(AssessmentSerializer(assessment).data)
+
+    @extend_schema(
+        summary="Create or replace your organisation's assessment container (If-Match honoured)",
+        request=AssessmentWriteSerializer,
+        responses={200: AssessmentSerializer, 201: AssessmentSerializer},
+        parameters=[IF_MATCH_HEADER, REF],
+        examples=[
+            OpenApiExample("Confirm and raise severity", value=examples.ASSESSMENT_SET, request_only=True)
+        ],
+    )
+    @assessment_mine.mapping.put
+    def assessment_set(self, request: Request, ref: str) -> Response:
+        incident = self.get_object()
+        data = self.parse(AssessmentWriteSerializer)
+        assessment, created = services.assessment_set(
+            actor=self.actor, incident=incident, data=data, if_match=request.headers.get("If-Match")
+        )
+        self.etag_instance = assessment
+        return Response(AssessmentSerializer(assessment).data, status=201 if created else 200)
+
+
+@extend_schema_view(list=extend_schema(summary="Audit events you may read, newest first", tags=["audit"]))
+class AuditEventViewSet(RecordViewSet):
+    """The audit log, scoped like every other read: reviewers, regulators and platform admins only."""
+
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    pagination_class = AuditCursorPagination
+    read_requires_auth = True
+    http_method_names = ["get", "head", "options"]
+    queryset = AuditEvent.objects.none()  # for the schema generator; requests use the selector
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return AuditEvent.objects.none()
+        return super().get_queryset()
+
+    def list_selector(self, actor: Principal) -> Any:
+        return selectors.audit_event_list(actor=actor)

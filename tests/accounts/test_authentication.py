@@ -120,7 +120,8 @@ def test_a_session_user_acts_with_the_scopes_of_their_role_only(lab_a, regulator
 
     assert submitter.has_scope(Scope.REGISTRY_WRITE)
     assert not submitter.has_scope(Scope.API_KEYS_MANAGE)
-    assert not regulator.has_scope(Scope.INCIDENTS_WRITE)
+    assert regulator.has_scope(Scope.INCIDENTS_WRITE)  # comments, assessments, lowering TLP
+    assert not regulator.has_scope(Scope.API_KEYS_MANAGE)
 
 
 def test_a_submitter_session_user_lacks_the_scope_to_create_keys(lab_a):
