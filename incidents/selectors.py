@@ -352,3 +352,11 @@ def evidence_get(*, actor: Principal, incident_ref: str, evidence_id: str) -> Ev
     if evidence is None:
         raise NotFound(f"No evidence {evidence_id!r} on {incident_ref}.")
     return evidence
+
+
+def recipient_list(*, actor: Principal, incident_ref: str) -> QuerySet[IncidentRecipient]:
+    """The named recipients of a visible report (the submitting org and oversight staff see them)."""
+    incident = incident_get(actor=actor, ref=incident_ref)
+    return (
+        IncidentRecipient.objects.filter(incident=incident).select_related("user").order_by("added_at", "pk")
+    )

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Field
 from django.utils import timezone
 
-from accounts.models import Organization, OrganizationKind, Role
+from accounts.models import Membership, Organization, OrganizationKind, Role
 from core.actors import Principal
 from core.api.views import etag_for
 from core.audit import audit_record
@@ -45,6 +45,7 @@ from incidents.models import (
     Evidence,
     Incident,
     IncidentModel,
+    IncidentRecipient,
     IncidentRevision,
     IncidentStatus,
     ReportStage,
@@ -745,3 +746,41 @@ def assessment_set(
             after=_assessment_state(assessment),
         )
     return assessment, existing is None
+
+
+def incident_recipient_add(*, actor: Principal, incident: Incident, username: str) -> IncidentRecipient:
+    """Name a reviewer or regulator as a recipient of a report (what makes a TLP:RED report reach them).
+
+    Only the submitting organisation names recipients, and only staff of oversight bodies can be named.
+    """
+    if actor.role != Role.PLATFORM_ADMIN and actor.org_id != incident.owner_org_id:
+        raise Forbidden("Only the submitting organisation names recipients.", code="not_owner")
+    membership = (
+        Membership.objects.select_related("user", "organization")
+        .filter(
+            user__username=username,
+            user__is_active=True,
+            role__in=[Role.REVIEWER, Role.REGULATOR],
+            organization__kind__in=[OrganizationKind.REGULATOR, OrganizationKind.COORDINATION_BODY],
+        )
+        .first()
+    )
+    if membership is None:
+        raise ValidationFailed(
+            f"{username!r} is not a reviewer or regulator of an oversight body.",
+            code="invalid_recipient",
+            errors=[
+                FieldError(field="username", code="invalid_recipient", message="Not a reviewer or regulator.")
+            ],
+        )
+    with transaction.atomic():
+        recipient, created = IncidentRecipient.objects.get_or_create(incident=incident, user=membership.user)
+        if created:
+            Incident.objects.filter(pk=incident.pk).update(modified_at=timezone.now())
+            audit_record(
+                actor=actor,
+                event_code="incident.recipient_added",
+                target=incident,
+                after={"recipient": username, "org": membership.organization.short_name},
+            )
+    return recipient

@@ -484,3 +484,14 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "request_id",
         ]
         read_only_fields = fields
+
+
+class RecipientSerializer(serializers.Serializer):
+    username = serializers.CharField(source="user.username")
+    added_at = serializers.DateTimeField()
+
+
+class RecipientAddSerializer(StrictSerializer):
+    username = serializers.CharField(
+        max_length=150, help_text="A reviewer or regulator of an oversight body."
+    )

@@ -39,6 +39,8 @@ from incidents.api.serializers import (
     IncidentListSerializer,
     IncidentWriteSerializer,
     ReceiptSerializer,
+    RecipientAddSerializer,
+    RecipientSerializer,
     RevisionCompareSerializer,
     RevisionSerializer,
     TLPChangeSerializer,
@@ -451,6 +453,37 @@ class IncidentViewSet(RecordViewSet):
         )
         self.etag_instance = assessment
         return Response(AssessmentSerializer(assessment).data, status=201 if created else 200)
+
+    @extend_schema(
+        summary="Named recipients of a report (they can read it even at TLP:RED)",
+        parameters=[REF],
+        responses={200: RecipientSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def recipients(self, request: Request, ref: str) -> Response:
+        return Response(
+            RecipientSerializer(selectors.recipient_list(actor=self.actor, incident_ref=ref), many=True).data
+        )
+
+    @extend_schema(
+        summary="Name a reviewer or regulator as a recipient (the submitting organisation)",
+        request=RecipientAddSerializer,
+        responses={201: RecipientSerializer},
+        parameters=[IDEMPOTENCY_HEADER, REF],
+        examples=[
+            OpenApiExample("Name the lead reviewer", value={"username": "reviewer"}, request_only=True)
+        ],
+    )
+    @recipients.mapping.post
+    @idempotent
+    def recipient_add(self, request: Request, ref: str) -> Response:
+        incident = self.get_object()
+        self.etag_instance = None
+        data = self.parse(RecipientAddSerializer)
+        recipient = services.incident_recipient_add(
+            actor=self.actor, incident=incident, username=data["username"]
+        )
+        return Response(RecipientSerializer(recipient).data, status=201)
 
 
 @extend_schema_view(list=extend_schema(summary="Audit events you may read, newest first", tags=["audit"]))

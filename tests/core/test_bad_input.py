@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Organization, Role
 from core.models import AuditEvent, IdempotencyRecord
+from incidents.models import Incident, IncidentRevision
 from registry.models import EvaluationResult, FrontierModel
 from tests.conftest import client_for_key
 from tests.factories import issue_key
@@ -20,6 +21,14 @@ from tests.problems import assert_problem, field_error_codes
 
 MODELS = "/api/v1/models/"
 EVALUATIONS = "/api/v1/evaluations/"
+INCIDENTS = "/api/v1/incidents/"
+VALID_INCIDENT = {
+    "record_class": "real_world_incident",
+    "title": "Agent copied itself to a second host",
+    "description": "A live replica answered on the second host.",
+    "submitter_capacity": "provider",
+    "instruction_provenance": "uninstructed",
+}
 VALID_MODEL = {
     "name": "Probe-8B",
     "version": "1",
@@ -55,13 +64,19 @@ def registered_model(lab_client: APIClient) -> str:
 
 @pytest.fixture
 def valid_bodies(registered_model: str) -> dict[str, dict[str, Any]]:
-    return {MODELS: dict(VALID_MODEL), EVALUATIONS: _valid_evaluation(registered_model)}
+    return {
+        MODELS: dict(VALID_MODEL),
+        EVALUATIONS: _valid_evaluation(registered_model),
+        INCIDENTS: {**VALID_INCIDENT, "models": [{"model": registered_model, "role": "originating"}]},
+    }
 
 
-def _counts() -> tuple[int, int, int, int]:
+def _counts() -> tuple[int, ...]:
     return (
         FrontierModel.objects.count(),
         EvaluationResult.objects.count(),
+        Incident.objects.count(),
+        IncidentRevision.objects.count(),
         AuditEvent.objects.count(),
         IdempotencyRecord.objects.count(),
     )
@@ -78,7 +93,9 @@ def _send(
     return client.generic("POST", path, raw, content_type=content_type, **headers)
 
 
-ENDPOINTS = pytest.mark.parametrize("path", [MODELS, EVALUATIONS], ids=["models", "evaluations"])
+ENDPOINTS = pytest.mark.parametrize(
+    "path", [MODELS, EVALUATIONS, INCIDENTS], ids=["models", "evaluations", "incidents"]
+)
 WITH_AND_WITHOUT_KEY = pytest.mark.parametrize("idempotency", [False, True], ids=["plain", "idempotent"])
 
 
@@ -381,3 +398,26 @@ def test_extreme_but_valid_query_values_are_answered_not_crashed(lab_client, reg
 
     assert response.status_code == 200, response.content
     assert len(response.json()["results"]) == found
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"record_class": "alien_contact"}, "record_class"),
+        ({"instruction_provenance": "telepathy"}, "instruction_provenance"),
+        ({"tlp": "purple"}, "tlp"),
+        ({"severity": "apocalyptic"}, "severity"),
+        ({"provider_aware_at": "2999-01-01T00:00:00Z"}, "provider_aware_at"),
+        ({"occurred_start": "2026-01-02T00:00:00Z", "occurred_end": "2026-01-01T00:00:00Z"}, "occurred_end"),
+        ({"countries": ["France"]}, "countries"),
+        ({"replica_count": -1}, "replica_count"),
+        ({"models": [{"role": "originating"}]}, "models"),
+    ],
+)
+def test_an_incident_with_a_bad_value_is_a_400_and_files_nothing(lab_client, valid_bodies, change, field):
+    before = _counts()
+    raw = json.dumps({**valid_bodies[INCIDENTS], **change}).encode()
+    response = _send(lab_client, INCIDENTS, raw)
+    body = assert_problem(response, 400)
+    assert any(error["field"].startswith(field) for error in body["errors"]), body
+    assert _counts() == before
