@@ -16,7 +16,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from accounts.models import ROLE_SCOPES, ApiKey, Membership, Role
+from accounts.models import ROLE_SCOPES, ApiKey, Membership, Organization, Role
 from accounts.selectors import LAST_USED_RESOLUTION, membership_for_user
 from core.actors import Principal
 
@@ -29,16 +29,22 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def principal_for_key(key: ApiKey) -> Principal:
-    org = key.organization
+def _org_principal(org: Organization, **fields: Any) -> Principal:
     return Principal(
-        kind="service_account",
-        label=f"{org.short_name}/{key.name}",
         org_id=org.pk,
         org_short_name=org.short_name,
         org_kind=org.kind,
         org_jurisdictions=tuple(org.jurisdictions),
         org_communities=tuple(org.sharing_communities),
+        **fields,
+    )
+
+
+def principal_for_key(key: ApiKey) -> Principal:
+    return _org_principal(
+        key.organization,
+        kind="service_account",
+        label=f"{key.organization.short_name}/{key.name}",
         role=key.role,
         scopes=frozenset(key.scopes) & ROLE_SCOPES.get(key.role, frozenset()),
         api_key_id=key.pk,
@@ -46,20 +52,19 @@ def principal_for_key(key: ApiKey) -> Principal:
 
 
 def principal_for_membership(membership: Membership) -> Principal:
-    org = membership.organization
-    user = membership.user
-    return Principal(
+    return _org_principal(
+        membership.organization,
         kind="user",
-        label=user.get_username(),
-        org_id=org.pk,
-        org_short_name=org.short_name,
-        org_kind=org.kind,
-        org_jurisdictions=tuple(org.jurisdictions),
-        org_communities=tuple(org.sharing_communities),
+        label=membership.user.get_username(),
         role=membership.role,
         scopes=ROLE_SCOPES.get(membership.role, frozenset()),
-        user_id=user.pk,
+        user_id=membership.user.pk,
     )
+
+
+def system_principal(org: Organization, *, label: str, role: str) -> Principal:
+    """A command or loader acting for `org` in `role`: the services apply that role's rules to it."""
+    return _org_principal(org, kind="system", label=label, role=role, scopes=ROLE_SCOPES[role])
 
 
 class ApiKeyAuthentication(BaseAuthentication):

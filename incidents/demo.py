@@ -20,8 +20,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from accounts.authentication import principal_for_membership
-from accounts.models import Membership, Organization, Role, Scope
+from accounts.authentication import principal_for_membership, system_principal
+from accounts.models import Membership, Organization, Role
 from core.actors import Principal
 from incidents.models import Incident, IncidentRecipient
 from incidents.services import InvolvedModel, Links, incident_submit
@@ -303,16 +303,7 @@ DEMO_INCIDENTS: list[DemoIncident] = PAPER_FINDINGS + FICTIONAL_RECORDS
 
 
 def _loader(org: Organization) -> Principal:
-    return Principal(
-        kind="system",
-        label=f"demo-loader@{org.short_name}",
-        org_id=org.pk,
-        org_short_name=org.short_name,
-        org_kind=org.kind,
-        org_jurisdictions=tuple(org.jurisdictions),
-        role=Role.PLATFORM_ADMIN,
-        scopes=frozenset(Scope.values),
-    )
+    return system_principal(org, label=f"demo-loader@{org.short_name}", role=Role.PLATFORM_ADMIN)
 
 
 def _actor(org: Organization, username: str) -> Principal:

@@ -3,7 +3,6 @@ search, revisions, evidence, comments and exports."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +19,7 @@ from accounts.models import Role
 from accounts.selectors import OVERSIGHT_KINDS, tlp_visibility_q
 from core.actors import Principal
 from core.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from core.lookups import ref_q
 from core.models import AuditEvent
 from incidents.models import (
     Assessment,
@@ -33,8 +33,6 @@ from incidents.models import (
 )
 from registry.models import FrontierModel
 from registry.selectors import frontier_model_list
-
-_UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 
 
 def incident_visibility_q(actor: Principal) -> Q:
@@ -66,18 +64,9 @@ def incident_detail_queryset(*, actor: Principal) -> QuerySet[Incident]:
     )
 
 
-def _ref_q(ref: str) -> Q:
-    if _UUID_RE.match(ref):
-        try:
-            return Q(pk=UUID(ref))
-        except ValueError:
-            pass
-    return Q(public_id=ref)
-
-
 def incident_get(*, actor: Principal, ref: str) -> Incident:
     """One visible incident by public id or UUID; anything else is 404 (never 403)."""
-    incident = incident_detail_queryset(actor=actor).filter(_ref_q(ref)).first()
+    incident = incident_detail_queryset(actor=actor).filter(ref_q(ref)).first()
     if incident is None:
         raise NotFound(f"No incident {ref!r}.")
     return incident
@@ -231,7 +220,7 @@ def is_oversight_staff(actor: Principal) -> bool:
 
 def _visible_incident(actor: Principal, ref: str) -> Incident:
     """A visible incident without the detail prefetches (child lists need only its key)."""
-    incident = incident_list(actor=actor).filter(_ref_q(ref)).first()
+    incident = incident_list(actor=actor).filter(ref_q(ref)).first()
     if incident is None:
         raise NotFound(f"No incident {ref!r}.")
     return incident

@@ -17,7 +17,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from accounts.authentication import ApiKeyAuthentication, hash_secret, principal_for_membership
+from accounts.authentication import (
+    ApiKeyAuthentication,
+    hash_secret,
+    principal_for_membership,
+    system_principal,
+)
 from accounts.models import ApiKey, Membership, Organization, Role, Scope
 from accounts.services import api_key_create
 from core.actors import Principal
@@ -197,16 +202,7 @@ class DemoCredentials:
 
 
 def _loader(org: Organization) -> Principal:
-    return Principal(
-        kind="system",
-        label=f"demo-loader@{org.short_name}",
-        org_id=org.pk,
-        org_short_name=org.short_name,
-        org_kind=org.kind,
-        org_jurisdictions=tuple(org.jurisdictions),
-        role=Role.PLATFORM_ADMIN,
-        scopes=frozenset(Scope.values),
-    )
+    return system_principal(org, label=f"demo-loader@{org.short_name}", role=Role.PLATFORM_ADMIN)
 
 
 def _read_credentials(path: Path | None) -> DemoCredentials:

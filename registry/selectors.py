@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import re
-from uuid import UUID
-
 from django.db.models import BooleanField, Case, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from accounts.selectors import tlp_visibility_q
 from core.actors import Principal
 from core.errors import NotFound
+from core.lookups import ref_q
 from registry.models import AgentScaffold, EvaluationResult, FrontierModel
 from registry.rules import red_line_rule
 
-_UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 
-
-def _ref_q(ref: str) -> Q:
-    """Records are addressed by public id (`FM-2025-0007`) or by UUID."""
-    if _UUID_RE.match(ref):
-        try:
-            return Q(pk=UUID(ref))
-        except ValueError:
-            pass
-    return Q(public_id=ref)
-
-
-def evaluation_visibility_q(actor: Principal, prefix: str = "") -> Q:
-    q = tlp_visibility_q(actor, owner_field="owner_org", jurisdictions_field="model__jurisdictions")
-    if not prefix:
-        return q
-    return Q(**{f"{prefix}id__in": EvaluationResult.objects.filter(q).values("id")})
+def evaluation_visibility_q(actor: Principal) -> Q:
+    """TLP for evaluation results; amber+strict follows the jurisdictions of the evaluated model."""
+    return tlp_visibility_q(actor, owner_field="owner_org", jurisdictions_field="model__jurisdictions")
 
 
 def current_evaluations(*, actor: Principal) -> QuerySet[EvaluationResult]:
@@ -62,7 +46,7 @@ def frontier_model_list(*, actor: Principal) -> QuerySet[FrontierModel]:
 
 
 def frontier_model_get(*, actor: Principal, ref: str) -> FrontierModel:
-    model = frontier_model_list(actor=actor).filter(_ref_q(ref)).first()
+    model = frontier_model_list(actor=actor).filter(ref_q(ref)).first()
     if model is None:
         raise NotFound(f"No model {ref!r}.")
     return model
@@ -101,7 +85,7 @@ def scaffold_list(*, actor: Principal) -> QuerySet[AgentScaffold]:
 
 
 def scaffold_get(*, actor: Principal, ref: str) -> AgentScaffold:
-    scaffold = scaffold_list(actor=actor).filter(_ref_q(ref)).first()
+    scaffold = scaffold_list(actor=actor).filter(ref_q(ref)).first()
     if scaffold is None:
         raise NotFound(f"No scaffold {ref!r}.")
     return scaffold
@@ -138,7 +122,7 @@ def evaluation_list(*, actor: Principal) -> QuerySet[EvaluationResult]:
 
 
 def evaluation_get(*, actor: Principal, ref: str) -> EvaluationResult:
-    evaluation = evaluation_list(actor=actor).filter(_ref_q(ref)).first()
+    evaluation = evaluation_list(actor=actor).filter(ref_q(ref)).first()
     if evaluation is None:
         raise NotFound(f"No evaluation {ref!r}.")
     return evaluation

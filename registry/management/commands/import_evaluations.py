@@ -15,7 +15,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from accounts.models import ROLE_SCOPES, Organization, Role
+from accounts.authentication import system_principal
+from accounts.models import Organization, Role
 from core.actors import Principal
 from core.enums import TLP, ScenarioType
 from core.errors import DomainError
@@ -36,17 +37,7 @@ def org_principal(org: Organization) -> Principal:
     """The organisation acting through this command: labs and evaluators as lab_admin, oversight bodies
     as regulator (so the services apply the same rules as to that organisation's API key)."""
     role = Role.REGULATOR if org.is_oversight else Role.LAB_ADMIN
-    return Principal(
-        kind="system",
-        label=f"import_evaluations@{org.short_name}",
-        org_id=org.pk,
-        org_short_name=org.short_name,
-        org_kind=org.kind,
-        org_jurisdictions=tuple(org.jurisdictions),
-        org_communities=tuple(org.sharing_communities),
-        role=role,
-        scopes=ROLE_SCOPES[role],
-    )
+    return system_principal(org, label=f"import_evaluations@{org.short_name}", role=role)
 
 
 class Command(BaseCommand):
