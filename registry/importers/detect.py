@@ -8,8 +8,8 @@ from registry.importers.inspect_log import parse_inspect_log
 
 
 def _looks_like_inspect(raw: bytes) -> bool:
-    head = raw[:4096].lstrip()
-    return raw[:4] == b"PK\x03\x04" or head.startswith(b"{")
+    """A zip archive (.eval), or text that opens a JSON object (an Inspect .json log)."""
+    return raw[:4] == b"PK\x03\x04" or (raw[:4096].lstrip().startswith(b"{") and not _looks_binary(raw))
 
 
 def _looks_binary(raw: bytes) -> bool:

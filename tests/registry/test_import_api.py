@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import struct
 import zipfile
 from io import StringIO
@@ -316,7 +317,8 @@ BAD_FILES = [
     ("corrupted.eval", _corrupted, "corrupt_archive"),
     ("corrupted-sample.eval", _corrupted_sample, "corrupt_archive"),
     ("report.zip", _other_zip, "not_inspect_log"),
-    ("noise.bin", lambda: os.urandom(4096), "unrecognized_format"),
+    ("noise.bin", lambda: random.Random(3).randbytes(4096), "unrecognized_format"),
+    ("brace-noise.bin", lambda: b"{" + random.Random(7).randbytes(4095), "unrecognized_format"),
     ("empty.eval", lambda: b"", "empty_file"),
     ("chart.png", _png, "unrecognized_format"),
     ("old.json", _version_1, "unsupported_log_version"),
