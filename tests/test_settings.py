@@ -46,3 +46,17 @@ def test_production_refuses_a_non_postgres_database():
     result = _manage("check", env={**PRODUCTION_ENV, "DATABASE_URL": "sqlite:///x.db"})
     assert result.returncode != 0
     assert "PostgreSQL" in result.stderr
+
+
+def test_celery_runs_eagerly_without_a_broker_and_reliably_with_one():
+    code = (
+        "import django, os; django.setup(); from django.conf import settings as s; "
+        "print(s.CELERY_TASK_ALWAYS_EAGER, s.CELERY_TASK_ACKS_LATE, s.CELERY_TASK_REJECT_ON_WORKER_LOST, "
+        "s.CELERY_WORKER_PREFETCH_MULTIPLIER, s.CELERY_BROKER_TRANSPORT_OPTIONS['confirm_publish'])"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_"))}
+    with_broker = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        env={**clean, **PRODUCTION_ENV, "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"},
+    )
+    assert with_broker.stdout.split() == ["False", "True", "True", "1", "True"], with_broker.stderr
