@@ -99,7 +99,7 @@ EVIDENCE_UPLOAD = {
 
 COMMENT_CREATE = {
     "visibility": "shared",
-    "body": "Please attach the orchestrator logs covering 10:00-10:30 UTC, when the replica was started.",
+    "body": "Please attach the orchestrator logs for 10:00-10:30 UTC, when the replica started.",
 }
 
 ASSESSMENT_SET = {
@@ -107,4 +107,21 @@ ASSESSMENT_SET = {
     "severity_override": "serious_hazard",
     "notes": "Replica liveness verified from the transcript; egress was open, so the hazard is graver.",
     "tlp": "amber",
+}
+
+# One request body per workflow action (POST /api/v1/incidents/{ref}/<action>).
+TRANSITIONS: dict[str, dict[str, str]] = {
+    "claim": {"reason": "Taking this one: same scaffold as last week's report."},
+    "unclaim": {"reason": "Out of office until Monday."},
+    "assign": {"assignee": "reviewer.eu", "reason": "Specialist in agent scaffolds."},
+    "request_information": {
+        "reason": "Please attach the orchestrator logs for 10:00-10:30 UTC, when the replica started."
+    },
+    "respond": {"reason": "Orchestrator logs attached as evidence, hashes in the description."},
+    "accept": {"reason": "Replica liveness is shown by the transcript and the process list."},
+    "confirm_accept": {"reason": "Checked the transcript independently; agree."},
+    "reject": {"reason": "out_of_scope"},
+    "mark_duplicate": {"duplicate_of": "INC-2026-000041", "reason": "Same run, filed twice by two teams."},
+    "supersede": {"replaced_by": "INC-2026-000057", "reason": "The lab refiled with the corrected timeline."},
+    "close": {"reason": "Mitigations verified; nothing further expected."},
 }

@@ -2,13 +2,14 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api.views import ApiKeyViewSet, OrganizationViewSet
 from api_docs.views import RedocView, SwaggerView, json_schema
 from core import views as core_views
 from core.api.routers import OptionalSlashRouter
+from incidents.api.audit_views import AuditCheckpointViewSet, AuditInclusionProofView, AuditPublicKeyView
 from incidents.api.views import AuditEventViewSet, IncidentViewSet
 from registry.api.views import AgentScaffoldViewSet, EvaluationResultViewSet, FrontierModelViewSet
 
@@ -19,12 +20,17 @@ router.register("scaffolds", AgentScaffoldViewSet, basename="scaffold")
 router.register("evaluations", EvaluationResultViewSet, basename="evaluation")
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
+router.register("audit/checkpoints", AuditCheckpointViewSet, basename="audit-checkpoint")
 router.register("audit", AuditEventViewSet, basename="audit")
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(r"^audit/public-key/?$", AuditPublicKeyView.as_view(), name="audit-public-key"),
+    re_path(
+        r"^audit/(?P<event_id>[0-9]{1,18})/proof/?$", AuditInclusionProofView.as_view(), name="audit-proof"
+    ),
     *router.urls,
 ]
 

@@ -12,10 +12,16 @@ class AuditEvent(models.Model):
 
     `event_code` is a stable dotted code (`evaluation.created`, `api_key.revoked`); codes are never renamed.
     The actor is stored as plain values (core imports no app models) so the row outlives any account.
-    A database trigger refuses UPDATE and DELETE (migration 0002).
+    A database trigger refuses DELETE and every UPDATE but one: the sealer setting a NULL `sequence` (and
+    its `leaf_hash`) once (migrations 0002, 0003; core.sealing explains why numbering happens at sealing).
     """
 
     id = models.BigAutoField(primary_key=True)
+    # The position in the Merkle log (0-based leaf index), gap-free; NULL until the event is sealed.
+    sequence = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
+    # Hex SHA-256 leaf hash (RFC 9162) computed at sealing; `audit_verify` recomputes it to name a changed
+    # event. The checkpoint roots, not this column, are what make the log tamper-evident.
+    leaf_hash = models.CharField(max_length=64, blank=True, editable=False)
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
     event_code = models.CharField(max_length=64, db_index=True)
     actor_kind = models.CharField(max_length=32)
@@ -36,6 +42,30 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%dT%H:%M:%S} {self.event_code} {self.target_type}:{self.target_id}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed tree head: the first `tree_size` sealed audit events hash to `root_hash` (RFC 9162 MTH).
+
+    `signature` is Ed25519 (base64) over the note of core.sealing.checkpoint_note, by the key named
+    `key_id`; the key lives in the environment or a file, never here, so rewriting this table cannot
+    forge a checkpoint. Regulators keep copies; a trigger refuses UPDATE and DELETE.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tree_size = models.BigIntegerField(unique=True)
+    root_hash = models.CharField(max_length=64)
+    signed_at = models.DateTimeField()
+    signature = models.CharField(max_length=128)
+    key_id = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(tree_size__gt=0), name="checkpoint_size_gt_0")
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size} {self.root_hash[:16]}"
 
 
 class IdempotencyRecord(models.Model):

@@ -152,6 +152,15 @@ class IncidentStatus(models.TextChoices):
     WITHDRAWN = "withdrawn"
 
 
+class RejectionReason(models.TextChoices):
+    """Why a reviewer rejected a report (DESIGN 5)."""
+
+    OUT_OF_SCOPE = "out_of_scope"
+    NOT_REPRODUCIBLE = "not_reproducible"
+    FALSE_POSITIVE = "false_positive"
+    INSUFFICIENT_INFORMATION = "insufficient_information"
+
+
 class ModelRole(models.TextChoices):
     ORIGINATING = "originating"
     REPLICA = "replica"
@@ -242,6 +251,15 @@ class Incident(SharedRecord):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaces"
     )
     withdrawal_reason = models.TextField(blank=True)
+    # The workflow (incidents.workflows): who holds the report in review, and a first reviewer's accept of
+    # a serious report waiting for a second reviewer's confirmation (four eyes).
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pending_accept_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rejection_reason = models.CharField(max_length=32, choices=RejectionReason.choices, blank=True)
     search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
@@ -269,6 +287,14 @@ class Incident(SharedRecord):
             models.CheckConstraint(
                 condition=~Q(status="duplicate") | Q(duplicate_of__isnull=False),
                 name="incident_duplicate_has_target",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="superseded") | Q(replaced_by__isnull=False),
+                name="incident_superseded_has_target",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | Q(rejection_reason__in=RejectionReason.values),
+                name="incident_rejection_has_reason",
             ),
         ]
         indexes = [
@@ -444,3 +470,38 @@ class Assessment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident_id}: {self.org_id} {self.verdict}"
+
+
+class IncidentTransition(models.Model):
+    """One step of the triage workflow, as it happened (append-only in the database): the action, the
+    states before and after, who acted for which organisation, and the reason or target given."""
+
+    id = models.BigAutoField(primary_key=True)
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="transitions")
+    action = models.CharField(max_length=32)
+    from_state = models.CharField(max_length=24, choices=IncidentStatus.choices)
+    to_state = models.CharField(max_length=24, choices=IncidentStatus.choices)
+    actor_label = models.CharField(max_length=200)
+    # PROTECT, not SET_NULL: the table refuses UPDATE, and people are deactivated, never deleted.
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_org = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    # What the action named: the assignee, the duplicate_of / replaced_by report, a pending confirmation.
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["incident", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(from_state__in=IncidentStatus.values) & Q(to_state__in=IncidentStatus.values),
+                name="incident_transition_states_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id}: {self.action} {self.from_state} -> {self.to_state}"

@@ -5,15 +5,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchHeadline, SearchQuery
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchQueryField, SearchRank
 from django.db import OperationalError, connection, transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, TextField, Value
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Concat, Substr
+from django.db.models.functions import Cast, Coalesce, Concat, Least, Replace, Substr
 
 from accounts.models import Role
 from accounts.selectors import OVERSIGHT_KINDS, tlp_visibility_q
@@ -30,6 +47,7 @@ from incidents.models import (
     IncidentModel,
     IncidentRecipient,
     IncidentRevision,
+    IncidentStatus,
 )
 from registry.models import FrontierModel
 from registry.selectors import frontier_model_list
@@ -349,3 +367,147 @@ def recipient_list(*, actor: Principal, incident_ref: str) -> QuerySet[IncidentR
     return (
         IncidentRecipient.objects.filter(incident=incident).select_related("user").order_by("added_at", "pk")
     )
+
+
+# Duplicate candidates (issue 4 item 3): a ranked hint for the reviewer, who confirms with the workflow's
+# mark_duplicate. Nothing here writes or merges.
+
+DUPLICATE_WINDOW = timedelta(days=30)
+DUPLICATE_LIMIT_MAX = 50
+_LEAD_CHARS = 280  # the description's lead joins the title in the text query: enough words, bounded work
+# The score is a weighted sum in [0, 1]. A shared registered model is the strongest structured signal (two
+# reports of one event almost always name the same model); the scenario type is coarser (a dozen values)
+# and the date window coarser still; the text similarity carries the rest and separates candidates that
+# tie on the structured signals.
+WEIGHT_SAME_MODEL = 0.40
+WEIGHT_SAME_SCENARIO = 0.20
+WEIGHT_WITHIN_WINDOW = 0.15
+WEIGHT_TEXT = 0.25
+# ts_rank of an OR query over a title and lead: a near-verbatim title scores around this; anything above
+# counts as full text similarity (the text part of the score is min(rank / TEXT_RANK_FULL, 1)).
+TEXT_RANK_FULL = 0.5
+
+
+@dataclass(frozen=True)
+class CandidateReasons:
+    """Which signals a candidate shares with the incident; text_rank is PostgreSQL's ts_rank."""
+
+    same_model: bool
+    same_scenario: bool
+    within_window: bool
+    text_rank: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One likely duplicate of an incident, with its score and why."""
+
+    public_id: str
+    title: str
+    status: str
+    submitted_at: Any
+    score: float
+    reasons: CandidateReasons
+
+
+def _or_tsquery(text: str) -> Cast:
+    """The lexemes of `text` (english stemming, stop words dropped) OR-combined: plainto_tsquery ANDs them,
+    and its text form quotes every lexeme, so swapping the operator and casting back is safe for any input
+    (words without lexemes give an empty query that matches nothing)."""
+    plain = Func(
+        Value(text),
+        template="plainto_tsquery('english'::regconfig, %(expressions)s)",
+        output_field=TextField(),
+    )
+    return Cast(Replace(Cast(plain, TextField()), Value(" & "), Value(" | ")), SearchQueryField())
+
+
+def _flag(condition: Q | Exists) -> ExpressionWrapper:
+    return ExpressionWrapper(condition, output_field=BooleanField())
+
+
+def _weight(flag: str, weight: float) -> Case:
+    return Case(When(**{flag: True}, then=Value(weight)), default=Value(0.0), output_field=FloatField())
+
+
+def duplicate_candidates(*, actor: Principal, incident: Incident, limit: int = 10) -> list[Candidate]:
+    """Likely duplicates of a (visible) incident among the incidents `actor` may see, best first: oversight
+    staff only (403 `not_reviewer`). One query, whatever the corpus size.
+
+    Candidates: not the incident itself, not withdrawn, and either dated within DUPLICATE_WINDOW of the
+    incident (occurred_start, or submitted_at when unknown, on both sides) while sharing a registered model,
+    the scenario type or some text, or sharing a registered model and some text at any date. Score: the
+    WEIGHT_* sum above."""
+    if not is_oversight_staff(actor):
+        raise Forbidden("Duplicate candidates are for reviewers of oversight bodies.", code="not_reviewer")
+    limit = max(1, min(limit, DUPLICATE_LIMIT_MAX))
+    anchor = incident.occurred_start or incident.submitted_at
+    query = _or_tsquery(f"{incident.title} {incident.description[:_LEAD_CHARS]}")
+    models_of_incident = IncidentModel.objects.filter(incident_id=incident.pk, model__isnull=False)
+    same_model = Exists(
+        IncidentModel.objects.filter(
+            incident_id=OuterRef("pk"), model_id__in=models_of_incident.values("model_id")
+        )
+    )
+    same_scenario = Q(scenario_type=incident.scenario_type) if incident.scenario_type else Q(pk__in=[])
+    rows = (
+        incident_list(actor=actor)
+        .exclude(pk=incident.pk)
+        .exclude(status=IncidentStatus.WITHDRAWN)
+        .annotate(
+            candidate_date=Coalesce("occurred_start", "submitted_at"),
+            same_model=_flag(same_model),
+            same_scenario=_flag(same_scenario),
+            text_match=Func(
+                F("search_vector"),
+                query,
+                template="%(expressions)s",
+                arg_joiner=" @@ ",
+                output_field=BooleanField(),
+            ),
+        )
+        .annotate(
+            within_window=_flag(
+                Q(
+                    candidate_date__gte=anchor - DUPLICATE_WINDOW,
+                    candidate_date__lte=anchor + DUPLICATE_WINDOW,
+                )
+            )
+        )
+        .filter(
+            Q(within_window=True) & (Q(same_model=True) | Q(same_scenario=True) | Q(text_match=True))
+            | Q(same_model=True, text_match=True)
+        )
+        .annotate(text_rank=Coalesce(SearchRank(F("search_vector"), query), Value(0.0)))
+        .annotate(
+            score=_weight("same_model", WEIGHT_SAME_MODEL)
+            + _weight("same_scenario", WEIGHT_SAME_SCENARIO)
+            + _weight("within_window", WEIGHT_WITHIN_WINDOW)
+            + Value(WEIGHT_TEXT) * Least(F("text_rank") / Value(TEXT_RANK_FULL), Value(1.0))
+        )
+        .order_by("-score", "-submitted_at", "pk")
+        .values_list(
+            "public_id",
+            "title",
+            "status",
+            "submitted_at",
+            "score",
+            "same_model",
+            "same_scenario",
+            "within_window",
+            "text_rank",
+        )[:limit]
+    )
+    return [
+        Candidate(
+            public_id=public_id,
+            title=title,
+            status=status,
+            submitted_at=submitted_at,
+            score=round(score, 4),
+            reasons=CandidateReasons(
+                same_model=model, same_scenario=scenario, within_window=window, text_rank=round(rank, 4)
+            ),
+        )
+        for public_id, title, status, submitted_at, score, model, scenario, window, rank in rows
+    ]

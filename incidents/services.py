@@ -17,10 +17,11 @@ from django.contrib.postgres.search import SearchVector
 from django.core.files import File
 from django.core.files.storage import storages
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Field
 from django.utils import timezone
 
+from accounts.authentication import principal_for_membership
 from accounts.models import Membership, Organization, OrganizationKind, Role
 from core.actors import Principal
 from core.api.views import etag_for
@@ -38,6 +39,7 @@ from core.errors import (
 )
 from core.public_ids import allocate_public_id
 from incidents import evidence as evidence_files
+from incidents import workflows
 from incidents.models import (
     Assessment,
     Comment,
@@ -48,10 +50,13 @@ from incidents.models import (
     IncidentRecipient,
     IncidentRevision,
     IncidentStatus,
+    IncidentTransition,
+    RejectionReason,
     ReportStage,
 )
 from incidents.selectors import (
     incident_by_external_id,
+    incident_get,
     incident_list,
     incident_visibility_q,
     is_oversight_staff,
@@ -390,26 +395,201 @@ def incident_amend(
     return _amend(actor, incident, changes, links, summary or "Amendment.")
 
 
-def incident_withdraw(*, actor: Principal, incident: Incident, reason: str) -> Incident:
-    """The submitter withdraws a report: the record and its revisions stay, with the reason."""
-    if actor.role != Role.PLATFORM_ADMIN and actor.org_id != incident.owner_org_id:
-        raise Forbidden("Only the submitting organisation withdraws its report.", code="not_owner")
-    if not reason.strip():
-        raise ValidationFailed("Withdrawal needs a reason.", code="reason_required")
+# --- the triage workflow (incidents.workflows) ---------------------------------------------------------
+
+TRANSITIONED_EVENT = "incident.transitioned"
+_LOCK_NOT_AVAILABLE = "55P03"
+_CONCURRENT = "Another action on this report is in progress or just happened; re-read it and retry."
+_TRANSITION_FIELDS = [
+    "status",
+    "assignee",
+    "pending_accept_by",
+    "rejection_reason",
+    "withdrawal_reason",
+    "duplicate_of",
+    "replaced_by",
+    "modified_at",
+]
+
+
+def _workflow_state(incident: Incident) -> dict[str, Any]:
+    return {
+        "status": incident.status,
+        "assignee_id": incident.assignee_id,
+        "pending_accept_by_id": incident.pending_accept_by_id,
+    }
+
+
+def _lock_for_transition(incident: Incident) -> Incident:
+    """Lock the report's row or fail at once: of two concurrent transitions one holds the lock and the
+    other is told so (409), rather than queueing behind it and then acting on a state it never saw."""
+    try:
+        with transaction.atomic():
+            return Incident.objects.select_for_update(nowait=True).get(pk=incident.pk)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        raise Conflict(_CONCURRENT, code="concurrent_transition") from exc
+
+
+def _assignee_user(incident: Incident, username: str) -> Any:
+    """The reviewer a report is assigned to: a reviewer of an oversight body who can see the report."""
+    membership = (
+        Membership.objects.select_related("user", "organization")
+        .filter(
+            user__username=username,
+            user__is_active=True,
+            role=Role.REVIEWER,
+            organization__kind__in=[OrganizationKind.REGULATOR, OrganizationKind.COORDINATION_BODY],
+        )
+        .first()
+    )
+    visible = (
+        membership is not None
+        and (
+            Incident.objects.filter(
+                incident_visibility_q(principal_for_membership(membership)), pk=incident.pk
+            )
+        ).exists()
+    )
+    if membership is None or not visible:
+        raise ValidationFailed(
+            f"{username!r} is not a reviewer of an oversight body who can see this report.",
+            code="invalid_assignee",
+            errors=[
+                FieldError(field="assignee", code="invalid_assignee", message="Not an eligible reviewer.")
+            ],
+        )
+    return membership.user
+
+
+def _other_incident(actor: Principal, incident: Incident, ref: str, field: str) -> Incident:
+    """Another report the actor can see (404 otherwise, like any out-of-scope reference)."""
+    target = incident_get(actor=actor, ref=ref)
+    if target.pk == incident.pk:
+        raise ValidationFailed(
+            f"`{field}` must name another report.",
+            code="self_reference",
+            errors=[FieldError(field=field, code="self_reference", message="Names this report itself.")],
+        )
+    if field == "duplicate_of" and target.duplicate_of_id == incident.pk:
+        raise ValidationFailed(
+            f"{target.public_id} is already a duplicate of this report.",
+            code="duplicate_cycle",
+            errors=[FieldError(field=field, code="duplicate_cycle", message="Would make a cycle.")],
+        )
+    return target
+
+
+def _apply_transition(
+    actor: Principal, locked: Incident, row: workflows.Transition, params: dict[str, str]
+) -> dict[str, Any]:
+    """Change `locked` as the row says; returns what the action named, for the transition row."""
+    details: dict[str, Any] = {}
+    to_state = row.to_state
+    locked.pending_accept_by_id = None
+    if row.four_eyes and workflows.needs_second_reviewer(locked):
+        # Four eyes: the first accept only records itself; a second reviewer's confirm_accept decides.
+        locked.pending_accept_by_id = actor.user_id
+        to_state = IncidentStatus(locked.status)
+        details["awaiting_confirmation"] = True
+    Action = workflows.Action
+    if row.action == Action.CLAIM:
+        locked.assignee_id = actor.user_id
+    elif row.action == Action.UNCLAIM:
+        locked.assignee_id = None
+    elif row.action == Action.ASSIGN:
+        locked.assignee = _assignee_user(locked, params["assignee"])
+        details["assignee"] = params["assignee"]
+    elif row.action == Action.REJECT:
+        if params["reason"] not in RejectionReason.values:
+            raise ValidationFailed(
+                f"A rejection reason is one of {', '.join(RejectionReason.values)}.",
+                code="invalid_rejection_reason",
+                errors=[FieldError(field="reason", code="invalid_choice", message="Not a rejection reason.")],
+            )
+        locked.rejection_reason = params["reason"]
+    elif row.action == Action.MARK_DUPLICATE:
+        locked.duplicate_of = _other_incident(actor, locked, params["duplicate_of"], "duplicate_of")
+        details["duplicate_of"] = locked.duplicate_of.public_id
+    elif row.action == Action.SUPERSEDE:
+        locked.replaced_by = _other_incident(actor, locked, params["replaced_by"], "replaced_by")
+        details["replaced_by"] = locked.replaced_by.public_id
+    elif row.action == Action.WITHDRAW:
+        locked.withdrawal_reason = params["reason"]
+    locked.status = to_state
+    return details
+
+
+def incident_transition(
+    *,
+    actor: Principal,
+    incident: Incident,
+    action: str,
+    reason: str = "",
+    assignee: str = "",
+    duplicate_of: str = "",
+    replaced_by: str = "",
+) -> Incident:
+    """Take one workflow action on a report, as the transition table (incidents.workflows) allows.
+
+    404 outside the actor's visibility; 403 `transition_not_allowed` for a party the table refuses; 400
+    for a missing parameter the row requires; 409 `invalid_transition` from a wrong state; the row's
+    guards' own errors. One transaction: the row is locked NOWAIT, so of two concurrent actions exactly
+    one wins and the other gets 409 `concurrent_transition` (also when `incident` is staler than the
+    row). Writes one IncidentTransition and one `incident.transitioned` audit event with before and
+    after. Returns the updated report."""
+    row = workflows.TABLE[workflows.Action(action)]
+    _require_visible(actor, incident)
+    error = workflows.party_refusal(actor, incident, row)
+    if error is not None:
+        raise error
+    params = {
+        "reason": reason.strip(),
+        "assignee": assignee.strip(),
+        "duplicate_of": duplicate_of.strip(),
+        "replaced_by": replaced_by.strip(),
+    }
+    missing = [name for name in row.required if not params[name]]
+    if missing:
+        raise ValidationFailed(
+            f"`{action}` needs {', '.join(missing)}.",
+            code=f"{missing[0]}_required",
+            errors=[FieldError(field=name, code="required", message="Required.") for name in missing],
+        )
     with transaction.atomic():
-        locked = Incident.objects.select_for_update().get(pk=incident.pk)
-        if locked.status in CLOSED_STATES:
-            raise Conflict(f"The report is already {locked.status}.", code="incident_closed")
-        before = locked.status
-        locked.status = IncidentStatus.WITHDRAWN
-        locked.withdrawal_reason = reason
-        locked.save(update_fields=["status", "withdrawal_reason", "modified_at"])
+        locked = _lock_for_transition(incident)
+        if _workflow_state(locked) != _workflow_state(incident):
+            raise Conflict(_CONCURRENT, code="concurrent_transition")
+        error = workflows.refusal(actor, locked, row)
+        if error is not None:
+            raise error
+        before = _workflow_state(locked)
+        details = _apply_transition(actor, locked, row, params)
+        locked.save(update_fields=_TRANSITION_FIELDS)
+        IncidentTransition.objects.create(
+            incident=locked,
+            action=row.action,
+            from_state=before["status"],
+            to_state=locked.status,
+            actor_label=actor.label,
+            actor_user_id=actor.user_id,
+            actor_org_id=actor.org_id,
+            reason=params["reason"],
+            details=details,
+        )
+        # The outbox event that notifies subscribers belongs here, in this transaction (issue 4, item 4).
         audit_record(
             actor=actor,
-            event_code="incident.withdrawn",
+            event_code=TRANSITIONED_EVENT,
             target=locked,
-            before={"status": before},
-            after={"status": locked.status, "reason": reason},
+            before=before,
+            after={
+                **_workflow_state(locked),
+                "action": row.action.value,
+                "reason": params["reason"],
+                **details,
+            },
         )
     return locked
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "x" * 20 + "-production-only-test-value-" + "y" * 20,
     "DJANGO_ALLOWED_HOSTS": "redline.example",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
+    "REDLINE_AUDIT_SIGNING_KEY": base64.b64encode(bytes(range(32))).decode(),
 }
 
 
@@ -42,6 +44,19 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
+def test_production_refuses_to_start_without_an_audit_signing_key():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "REDLINE_AUDIT_SIGNING_KEY"}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "REDLINE_AUDIT_SIGNING_KEY or REDLINE_AUDIT_SIGNING_KEY_FILE must be set" in result.stderr
+
+
+def test_production_refuses_a_malformed_audit_signing_key():
+    result = _manage("check", env={**PRODUCTION_ENV, "REDLINE_AUDIT_SIGNING_KEY": "c2hvcnQ="})
+    assert result.returncode != 0
+    assert "must be a base64 raw 32-byte Ed25519 private key" in result.stderr
+
+
 def test_production_refuses_a_non_postgres_database():
     result = _manage("check", env={**PRODUCTION_ENV, "DATABASE_URL": "sqlite:///x.db"})
     assert result.returncode != 0
@@ -56,7 +71,12 @@ def test_celery_runs_eagerly_without_a_broker_and_reliably_with_one():
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_"))}
     with_broker = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={**clean, **PRODUCTION_ENV, "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"},
     )
     assert with_broker.stdout.split() == ["False", "True", "True", "1", "True"], with_broker.stderr

@@ -175,6 +175,7 @@ SPECTACULAR_SETTINGS = {
         "ApiKeyRoleEnum": ["lab_submitter", "lab_admin", "reviewer", "regulator"],
         "SeverityEnum": "incidents.models.Severity",
         "EvidenceKindEnum": "incidents.models.EvidenceKind",
+        "RejectionReasonEnum": "incidents.models.RejectionReason",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     # validatorUrl None: Swagger UI would otherwise fetch a badge from an external validator.
@@ -204,6 +205,10 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# The audit checkpoint signing key (core.signing): inline base64, or a file. Never in the database.
+REDLINE_AUDIT_SIGNING_KEY = env.str("REDLINE_AUDIT_SIGNING_KEY", default="")
+REDLINE_AUDIT_SIGNING_KEY_FILE = env.str("REDLINE_AUDIT_SIGNING_KEY_FILE", default="")
+
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -221,6 +226,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {"task": "core.tasks.purge_idempotency_records", "schedule": 3600.0},
+    "seal-audit-log": {"task": "core.tasks.seal_audit_log", "schedule": 300.0},
 }
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}

@@ -5,7 +5,13 @@ from __future__ import annotations
 import secrets
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import BASE_DIR, database_config, env
+from config.settings.base import (
+    BASE_DIR,
+    REDLINE_AUDIT_SIGNING_KEY,
+    REDLINE_AUDIT_SIGNING_KEY_FILE,
+    database_config,
+    env,
+)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
@@ -17,6 +23,12 @@ if not SECRET_KEY:
         key_file.write_text(secrets.token_urlsafe(50))
         key_file.chmod(0o600)
     SECRET_KEY = key_file.read_text().strip()
+
+if not REDLINE_AUDIT_SIGNING_KEY and not REDLINE_AUDIT_SIGNING_KEY_FILE:
+    from core.signing import ensure_local_key_file
+
+    # A per-checkout audit signing key in the git-ignored var/ folder, like SECRET_KEY above.
+    REDLINE_AUDIT_SIGNING_KEY_FILE = str(ensure_local_key_file(BASE_DIR / "var" / "audit_signing_key"))
 
 _database_url = env.str("DATABASE_URL", default="")
 if not _database_url:

@@ -7,7 +7,13 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import database_config, env
+from config.settings.base import (
+    REDLINE_AUDIT_SIGNING_KEY,
+    REDLINE_AUDIT_SIGNING_KEY_FILE,
+    database_config,
+    env,
+)
+from core.signing import load_signing_key
 
 
 def _required(name: str) -> str:
@@ -25,6 +31,9 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set in production.")
 DATABASES = {"default": database_config(_required("DATABASE_URL"))}
+# Audit checkpoints are signed with a key from the environment or a file; refuse to start without a
+# readable, well-formed one rather than fail at the first seal.
+load_signing_key(REDLINE_AUDIT_SIGNING_KEY, REDLINE_AUDIT_SIGNING_KEY_FILE)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import BASE_DIR, database_config, env
+from config.settings.base import (
+    BASE_DIR,
+    REDLINE_AUDIT_SIGNING_KEY,
+    REDLINE_AUDIT_SIGNING_KEY_FILE,
+    database_config,
+    env,
+)
 
 DEBUG = False
 SECRET_KEY = "test-only-not-a-secret"  # noqa: S105
+if not REDLINE_AUDIT_SIGNING_KEY and not REDLINE_AUDIT_SIGNING_KEY_FILE:
+    from core.signing import ensure_local_key_file
+
+    # A per-checkout audit signing key in the git-ignored var/ folder, shared by test workers.
+    REDLINE_AUDIT_SIGNING_KEY_FILE = str(ensure_local_key_file(BASE_DIR / "var" / "audit_signing_key"))
+
 _database_url = env.str("DATABASE_URL", default="")
 if not _database_url:
     from core.embedded_pg import embedded_database_url

@@ -182,3 +182,11 @@ class CreatedCursorPagination(KeysetCursorPagination):
     sort_field = "created_at"
     orderings = ("created_at", "-created_at")
     ordering_description = "`created_at` (oldest first, default) or `-created_at` (newest first)."
+
+
+class CheckpointCursorPagination(AuditCursorPagination):
+    """Audit checkpoints: keyset on (signed_at, id), newest first by default."""
+
+    sort_field = "signed_at"
+    orderings = ("-signed_at", "signed_at")
+    ordering_description = "`-signed_at` (newest first, default) or `signed_at` (oldest first)."

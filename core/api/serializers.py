@@ -6,6 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.merkle import leaf_hash
+from core.sealing import checkpoint_note
+
 
 class StrictSerializer(serializers.Serializer):
     # Rejects any field it does not declare (including read-only ones such as status, owner_org,
@@ -47,3 +50,40 @@ class TLPField(serializers.ChoiceField):
 
         kwargs.setdefault("help_text", "TLP 2.0 marking: who may see the record (default amber).")
         super().__init__(choices=TLP.choices, **kwargs)
+
+
+class AuditCheckpointSerializer(serializers.Serializer):
+    tree_size = serializers.IntegerField(help_text="Number of sealed events (sequences 0..tree_size-1).")
+    root_hash = serializers.CharField(help_text="Hex RFC 9162 Merkle tree hash over those events.")
+    signed_at = serializers.DateTimeField()
+    key_id = serializers.CharField(help_text="Hex of the first 8 bytes of SHA-256 of the raw public key.")
+    signature = serializers.CharField(help_text="Base64 Ed25519 signature over `note`.")
+    note = serializers.SerializerMethodField(help_text="The exact signed text (UTF-8).")
+
+    def get_note(self, checkpoint: Any) -> str:
+        return checkpoint_note(checkpoint.tree_size, checkpoint.root_hash, checkpoint.signed_at).decode()
+
+
+class AuditPublicKeySerializer(serializers.Serializer):
+    algorithm = serializers.CharField()
+    key_id = serializers.CharField()
+    public_key = serializers.CharField(help_text="Base64 raw 32-byte Ed25519 public key.")
+    checkpoint_origin = serializers.CharField(help_text="First line of every signed checkpoint note.")
+
+
+class AuditInclusionProofSerializer(serializers.Serializer):
+    event_id = serializers.IntegerField(source="event.id")
+    leaf_index = serializers.IntegerField(help_text="The event's sequence number.")
+    leaf = serializers.SerializerMethodField(help_text="Canonical JSON of the event; leaf hash input.")
+    leaf_hash = serializers.SerializerMethodField(help_text="Hex SHA-256(0x00 || leaf).")
+    audit_path = serializers.SerializerMethodField(help_text="Hex node hashes, RFC 9162 PATH order.")
+    checkpoint = AuditCheckpointSerializer()
+
+    def get_leaf(self, proof: Any) -> str:
+        return str(proof.leaf.decode())
+
+    def get_leaf_hash(self, proof: Any) -> str:
+        return leaf_hash(proof.leaf).hex()
+
+    def get_audit_path(self, proof: Any) -> list[str]:
+        return [node.hex() for node in proof.audit_path]

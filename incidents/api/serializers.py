@@ -11,6 +11,7 @@ from rest_framework import serializers
 from core.api.serializers import AliasSerializer, ExternalReferenceSerializer, StrictSerializer, TLPField
 from core.enums import ObservedBehaviour, ScenarioType
 from core.models import AuditEvent
+from incidents import workflows
 from incidents.models import (
     AISystemRelation,
     Assessment,
@@ -28,6 +29,7 @@ from incidents.models import (
     ModelRole,
     Outcome,
     RecordClass,
+    RejectionReason,
     ReportStage,
     Separateness,
     Severity,
@@ -252,11 +254,15 @@ class IncidentDetailSerializer(serializers.ModelSerializer):
     containment_status = _read_choice(ContainmentStatus.choices)
     eu_category = _read_choice(EUCategory.choices)
     determination = _read_choice(Determination.choices)
+    rejection_reason = _read_choice(RejectionReason.choices)
     scaffold = serializers.SerializerMethodField()
     models = serializers.SerializerMethodField()
     related_evaluations = serializers.SerializerMethodField()
     duplicate_of = serializers.SerializerMethodField()
     replaced_by = serializers.SerializerMethodField()
+    available_actions = serializers.SerializerMethodField(
+        help_text="The workflow actions you may take on this report now (POST .../<action>)."
+    )
 
     class Meta:
         model = Incident
@@ -265,6 +271,8 @@ class IncidentDetailSerializer(serializers.ModelSerializer):
             "public_id",
             "schema_version",
             "status",
+            "available_actions",
+            "rejection_reason",
             "revision_number",
             "owner_org",
             "submitted_by",
@@ -322,6 +330,11 @@ class IncidentDetailSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_available_actions(self, obj: Incident) -> list[str]:
+        actor = self.context.get("actor")
+        return workflows.available_actions(actor, obj) if actor is not None else []
+
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_scaffold(self, obj: Incident) -> str | None:
         return obj.scaffold.public_id if obj.scaffold else None
@@ -373,6 +386,27 @@ class RevisionCompareSerializer(serializers.Serializer):
 
 class WithdrawSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=5000)
+
+
+# The workflow actions' bodies (incidents.workflows): shape only; the service applies the table.
+class TransitionSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class AssignSerializer(TransitionSerializer):
+    assignee = serializers.CharField(max_length=150, help_text="Username of a reviewer of an oversight body.")
+
+
+class RejectSerializer(StrictSerializer):
+    reason = serializers.ChoiceField(choices=RejectionReason.choices)
+
+
+class MarkDuplicateSerializer(TransitionSerializer):
+    duplicate_of = serializers.CharField(max_length=40, help_text="Public id of the report this duplicates.")
+
+
+class SupersedeSerializer(TransitionSerializer):
+    replaced_by = serializers.CharField(max_length=40, help_text="Public id of the report replacing this.")
 
 
 class TLPChangeSerializer(StrictSerializer):
@@ -495,3 +529,28 @@ class RecipientAddSerializer(StrictSerializer):
     username = serializers.CharField(
         max_length=150, help_text="A reviewer or regulator of an oversight body."
     )
+
+
+class DuplicateCandidateReasonsSerializer(serializers.Serializer):
+    same_model = serializers.BooleanField(help_text="Names a registered model the incident also names.")
+    same_scenario = serializers.BooleanField(help_text="Has the incident's scenario type.")
+    within_window = serializers.BooleanField(
+        help_text="Occurred (or, when unknown, was submitted) within 30 days of the incident."
+    )
+    text_rank = serializers.FloatField(
+        help_text="PostgreSQL ts_rank of its text against the incident's title and description lead."
+    )
+
+
+class DuplicateCandidateSerializer(serializers.Serializer):
+    """A likely duplicate, for a reviewer to confirm with mark-duplicate (nothing merges by itself)."""
+
+    public_id = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    submitted_at = serializers.DateTimeField()
+    score = serializers.FloatField(
+        help_text="0..1: same model 0.40 + same scenario 0.20 + within the window 0.15 + text 0.25 x "
+        "min(text_rank / 0.5, 1)."
+    )
+    reasons = DuplicateCandidateReasonsSerializer()

@@ -13,6 +13,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from api_docs import examples
 from api_docs.contract import validate_submission
@@ -29,25 +30,32 @@ from incidents.api.export_serializers import IncidentCRFSerializer, IncidentEUTe
 from incidents.api.serializers import (
     AssessmentSerializer,
     AssessmentWriteSerializer,
+    AssignSerializer,
     AuditEventSerializer,
     CommentCreateSerializer,
     CommentSerializer,
+    DuplicateCandidateSerializer,
     EvidenceSerializer,
     EvidenceUploadSerializer,
     IncidentAmendSerializer,
     IncidentDetailSerializer,
     IncidentListSerializer,
     IncidentWriteSerializer,
+    MarkDuplicateSerializer,
     ReceiptSerializer,
     RecipientAddSerializer,
     RecipientSerializer,
+    RejectSerializer,
     RevisionCompareSerializer,
     RevisionSerializer,
+    SupersedeSerializer,
     TLPChangeSerializer,
+    TransitionSerializer,
     WithdrawSerializer,
 )
 from incidents.filters import IncidentFilter
 from incidents.models import Incident, IncidentRevision
+from incidents.workflows import Action
 from registry import selectors as registry_selectors
 from registry.api.views import IDEMPOTENCY_HEADER, IF_MATCH_HEADER, REF
 
@@ -104,6 +112,32 @@ def _revision_data(revision: IncidentRevision) -> dict[str, Any]:
     }
 
 
+def _transition_endpoint(step: Action, body: type[Serializer], summary: str) -> Any:
+    """The POST endpoint of one workflow action (`/incidents/{ref}/<action>`): visibility (404), If-Match
+    (412), Idempotency-Key, then the one service call."""
+
+    def handler(self: IncidentViewSet, request: Request, ref: str) -> Response:
+        incident = self.get_object()
+        check_if_match(request, incident)
+        return self.transition(incident, step, self.parse(body))
+
+    handler.__name__ = step.value
+    handler.__qualname__ = f"IncidentViewSet.{step.value}"
+    endpoint = action(detail=True, methods=["post"], url_path=step.value.replace("_", "-"))(
+        idempotent(handler)
+    )
+    schema = extend_schema(
+        summary=summary,
+        request=body,
+        responses={200: IncidentDetailSerializer},
+        parameters=[IDEMPOTENCY_HEADER, IF_MATCH_HEADER, REF],
+        examples=[
+            OpenApiExample(summary, value=examples.TRANSITIONS[step.value], request_only=True),
+        ],
+    )
+    return schema(endpoint)
+
+
 @extend_schema_view(
     list=extend_schema(summary="Incidents you may see (TLP 2.0)"),
     retrieve=extend_schema(
@@ -124,7 +158,11 @@ class IncidentViewSet(RecordViewSet):
         return selectors.incident_get(actor=actor, ref=ref)
 
     def retrieve(self, request: Request, ref: str) -> Response:
-        return Response(IncidentDetailSerializer(self.get_object()).data)
+        return Response(self.detail_data(self.get_object()))
+
+    def detail_data(self, incident: Incident) -> Any:
+        """The detail shape, with the actions the caller may take now."""
+        return IncidentDetailSerializer(incident, context={"actor": self.actor}).data
 
     @extend_schema(
         summary="File an incident report (a re-sent external_id files a revision)",
@@ -231,10 +269,53 @@ class IncidentViewSet(RecordViewSet):
         incident = self.get_object()
         check_if_match(request, incident)
         data = self.parse(WithdrawSerializer)
-        services.incident_withdraw(actor=self.actor, incident=incident, reason=data["reason"])
-        incident = self.get_selector(self.actor, ref)
+        return self.transition(incident, Action.WITHDRAW, data)
+
+    claim = _transition_endpoint(Action.CLAIM, TransitionSerializer, "Claim a report for review (a reviewer)")
+    unclaim = _transition_endpoint(
+        Action.UNCLAIM, TransitionSerializer, "Release a claimed report (its assignee)"
+    )
+    assign = _transition_endpoint(
+        Action.ASSIGN, AssignSerializer, "Assign a report to a reviewer of an oversight body"
+    )
+    request_information = _transition_endpoint(
+        Action.REQUEST_INFORMATION,
+        TransitionSerializer,
+        "Ask the submitter for more information (the assignee)",
+    )
+    respond = _transition_endpoint(
+        Action.RESPOND, TransitionSerializer, "Answer a request for information (the submitting organisation)"
+    )
+    accept = _transition_endpoint(
+        Action.ACCEPT,
+        TransitionSerializer,
+        "Accept a report (the assignee; a serious incident or disaster then needs a second reviewer's "
+        "confirm-accept)",
+    )
+    confirm_accept = _transition_endpoint(
+        Action.CONFIRM_ACCEPT, TransitionSerializer, "Confirm another reviewer's acceptance (four eyes)"
+    )
+    reject = _transition_endpoint(
+        Action.REJECT, RejectSerializer, "Reject a report with a reason code (the assignee)"
+    )
+    mark_duplicate = _transition_endpoint(
+        Action.MARK_DUPLICATE,
+        MarkDuplicateSerializer,
+        "Mark a report a duplicate of another (it keeps resolving)",
+    )
+    supersede = _transition_endpoint(
+        Action.SUPERSEDE, SupersedeSerializer, "Mark a report superseded by another (it keeps resolving)"
+    )
+    close = _transition_endpoint(
+        Action.CLOSE, TransitionSerializer, "Close an accepted report (the assignee)"
+    )
+
+    def transition(self, incident: Incident, step: Action, data: dict[str, Any]) -> Response:
+        """One workflow action: one service call, then the report as the caller now sees it."""
+        services.incident_transition(actor=self.actor, incident=incident, action=step, **data)
+        incident = self.get_selector(self.actor, incident.public_id)
         self.etag_instance = incident
-        return Response(IncidentDetailSerializer(incident).data)
+        return Response(self.detail_data(incident))
 
     @extend_schema(
         summary="Raise TLP (submitter) or lower it (regulator, with a reason)",
@@ -260,7 +341,7 @@ class IncidentViewSet(RecordViewSet):
         )
         incident = selectors.incident_get(actor=self.actor, ref=ref)
         self.etag_instance = incident
-        return Response(IncidentDetailSerializer(incident).data)
+        return Response(self.detail_data(incident))
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Incidents you may see, newest first. With `search`, full-text matches (websearch syntax), each
@@ -484,6 +565,36 @@ class IncidentViewSet(RecordViewSet):
             actor=self.actor, incident=incident, username=data["username"]
         )
         return Response(RecipientSerializer(recipient).data, status=201)
+
+    @extend_schema(
+        summary="Likely duplicates of a report, best first (oversight staff; confirm with mark-duplicate)",
+        parameters=[
+            REF,
+            OpenApiParameter(
+                "limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="1-50, default 10."
+            ),
+        ],
+        responses={200: DuplicateCandidateSerializer(many=True)},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="duplicate-candidates",
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def duplicate_candidates(self, request: Request, ref: str) -> Response:
+        incident = self.get_object()  # the visibility rule first: out of scope is 404
+        self.etag_instance = None
+        raw = request.query_params.get("limit", "10")
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 2) or not 1 <= int(raw) <= 50:
+            raise ValidationFailed(
+                "`limit` must be a number from 1 to 50.",
+                code="invalid_limit",
+                errors=[FieldError(field="limit", code="invalid", message="1 to 50.")],
+            )
+        candidates = selectors.duplicate_candidates(actor=self.actor, incident=incident, limit=int(raw))
+        return Response(DuplicateCandidateSerializer(candidates, many=True).data)
 
 
 @extend_schema_view(list=extend_schema(summary="Audit events you may read, newest first", tags=["audit"]))
