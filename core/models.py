@@ -1,4 +1,4 @@
-"""Core tables: the audit log and idempotency records."""
+"""Core tables: the audit log, the outbox and idempotency records."""
 
 from __future__ import annotations
 
@@ -66,6 +66,42 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size} {self.root_hash[:16]}"
+
+
+class OutboxEvent(models.Model):
+    """Something that happened and must be told (DESIGN 2, 7): written by a service in the same
+    transaction as the change, so the event exists exactly when the change does.
+
+    `data` holds the facts of the event (ids, action, states, stage), never a rendered payload: each
+    channel builds its payload per recipient, with what that recipient may see. `dispatched_at` is set once
+    the registered handlers (REDLINE_OUTBOX_HANDLERS) have turned the event into deliveries; until then the
+    sweeper keeps handing it to them. Rows are kept (the record of what was announced) and never updated
+    but for the dispatch bookkeeping.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    topic = models.CharField(max_length=64, db_index=True)
+    subject_type = models.CharField(max_length=64)
+    subject_id = models.CharField(max_length=64)
+    subject_public_id = models.CharField(max_length=32, blank=True)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatch_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="outbox_undispatched_idx",
+                condition=models.Q(dispatched_at__isnull=True),
+            ),
+            models.Index(fields=["subject_type", "subject_id", "created_at"], name="outbox_subject_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.subject_type}:{self.subject_public_id or self.subject_id}"
 
 
 class IdempotencyRecord(models.Model):

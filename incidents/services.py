@@ -37,6 +37,7 @@ from core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from core.outbox import outbox_emit
 from core.public_ids import allocate_public_id
 from incidents import evidence as evidence_files
 from incidents import workflows
@@ -333,6 +334,7 @@ def incident_submit(*, actor: Principal, data: dict[str, Any], links: Links) -> 
             audit_record(
                 actor=actor, event_code="incident.submitted", target=incident, after=revision.payload
             )
+            outbox_emit(topic="incident.submitted", subject=incident, data={"revision": revision.number})
     except IntegrityError as exc:  # a concurrent first submission of the same external_id won
         raise Conflict(
             "A report with this external_id is being filed right now; retry.", code="external_id_race"
@@ -384,6 +386,9 @@ def _amend(
             target=locked,
             before=before.payload if before else None,
             after=revision.payload,
+        )
+        outbox_emit(
+            topic="incident.amended", subject=locked, data={"revision": revision.number, "summary": summary}
         )
     return locked, revision
 
@@ -578,7 +583,11 @@ def incident_transition(
             reason=params["reason"],
             details=details,
         )
-        # The outbox event that notifies subscribers belongs here, in this transaction (issue 4, item 4).
+        outbox_emit(
+            topic=TRANSITIONED_EVENT,
+            subject=locked,
+            data={"action": row.action.value, "from": before["status"], "to": locked.status, **details},
+        )
         audit_record(
             actor=actor,
             event_code=TRANSITIONED_EVENT,

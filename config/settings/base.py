@@ -206,6 +206,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 # The audit checkpoint signing key (core.signing): inline base64, or a file. Never in the database.
+# The transactional outbox: handlers that turn an event into deliveries (core.outbox), and how long an
+# undispatched event waits for its on-commit task before the sweeper takes it.
+REDLINE_OUTBOX_HANDLERS: list[str] = []
+REDLINE_OUTBOX_SWEEP_AFTER_SECONDS = env.int("REDLINE_OUTBOX_SWEEP_AFTER_SECONDS", default=30)
 REDLINE_AUDIT_SIGNING_KEY = env.str("REDLINE_AUDIT_SIGNING_KEY", default="")
 REDLINE_AUDIT_SIGNING_KEY_FILE = env.str("REDLINE_AUDIT_SIGNING_KEY_FILE", default="")
 
@@ -227,6 +231,7 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {"task": "core.tasks.purge_idempotency_records", "schedule": 3600.0},
     "seal-audit-log": {"task": "core.tasks.seal_audit_log", "schedule": 300.0},
+    "sweep-outbox": {"task": "core.tasks.sweep_outbox", "schedule": 60.0},
 }
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
