@@ -20,7 +20,7 @@ from accounts.authentication import principal_for_membership
 from accounts.models import Membership, Organization, Role
 from core.actors import Principal
 from core.errors import DomainError
-from core.models import AuditEvent
+from core.models import AuditEvent, OutboxEvent
 from incidents import services, workflows
 from incidents.models import Incident, IncidentStatus, IncidentTransition
 from incidents.workflows import TRANSITIONS, Action, Party
@@ -145,10 +145,12 @@ def put_in_state(
     return Incident.objects.get(pk=incident.pk)
 
 
-def transitions_and_events(incident: Incident) -> tuple[int, int]:
+def transitions_and_events(incident: Incident) -> tuple[int, int, int]:
+    """Transition rows, audit events and outbox events of the report's transitions."""
     return (
         IncidentTransition.objects.filter(incident=incident).count(),
         AuditEvent.objects.filter(target_id=str(incident.pk), event_code="incident.transitioned").count(),
+        OutboxEvent.objects.filter(subject_id=str(incident.pk), topic="incident.transitioned").count(),
     )
 
 
@@ -189,14 +191,14 @@ def test_every_row_of_the_table_for_every_principal(world, row, state, principal
         )
     except DomainError as error:
         assert error.code == expected, (error.code, error.detail)
-        assert transitions_and_events(incident) == (0, 0)
+        assert transitions_and_events(incident) == (0, 0, 0)
         assert Incident.objects.get(pk=incident.pk).status == state
         return
 
     assert expected is None
     assert result.status == row.to_state
     assert Incident.objects.get(pk=incident.pk).status == row.to_state
-    assert transitions_and_events(incident) == (1, 1)
+    assert transitions_and_events(incident) == (1, 1, 1)
     step = IncidentTransition.objects.get(incident=incident)
     assert (step.action, step.from_state, step.to_state) == (row.action, state, row.to_state)
     assert (step.actor_user_id, step.actor_org_id) == (actor.user_id, actor.org_id)
@@ -219,7 +221,7 @@ def test_no_action_is_possible_from_a_state_the_table_does_not_name(world, row, 
         )
 
     assert (raised.value.status, raised.value.code) == (409, "invalid_transition")
-    assert transitions_and_events(incident) == (0, 0)
+    assert transitions_and_events(incident) == (0, 0, 0)
     assert row.action not in workflows.available_actions(world.principals[principal], incident)
 
 
@@ -445,7 +447,7 @@ def test_an_action_retried_with_its_idempotency_key_happens_once(world):
 
     assert first.status_code == again.status_code == 200
     assert again["Idempotent-Replayed"] == "true"
-    assert transitions_and_events(incident) == (1, 1)
+    assert transitions_and_events(incident) == (1, 1, 1)
 
 
 # --- the state machine --------------------------------------------------------------------------------
@@ -457,7 +459,7 @@ REVIEWERS = ["reviewer", "reviewer_2", "coord_reviewer"]
 class WorkflowMachine(RuleBasedStateMachine):
     """Random actions by random principals on one report, against a model of DESIGN 5 written out by
     hand: an action succeeds exactly when the model allows it (and exactly when available_actions
-    offered it), and each success writes one transition row and one audit event."""
+    offered it), and each success writes one transition row, one audit event and one outbox event."""
 
     world: ClassVar[World]
 
@@ -522,7 +524,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             assert transitions_and_events(incident) == before
             return
         assert allowed, (principal, action, self.status)
-        assert transitions_and_events(incident) == (before[0] + 1, before[1] + 1)
+        assert transitions_and_events(incident) == (before[0] + 1, before[1] + 1, before[2] + 1)
         self.apply(principal, action, assignee)
 
     @rule(
