@@ -9,7 +9,12 @@ from accounts.api.views import ApiKeyViewSet, OrganizationViewSet
 from api_docs.views import RedocView, SwaggerView, json_schema
 from core import views as core_views
 from core.api.routers import OptionalSlashRouter
-from incidents.api.audit_views import AuditCheckpointViewSet, AuditInclusionProofView, AuditPublicKeyView
+from incidents.api.audit_views import (
+    AuditCheckpointViewSet,
+    AuditConsistencyProofView,
+    AuditInclusionProofView,
+    AuditPublicKeyView,
+)
 from incidents.api.views import AuditEventViewSet, IncidentViewSet
 from registry.api.views import AgentScaffoldViewSet, EvaluationResultViewSet, FrontierModelViewSet
 
@@ -28,6 +33,7 @@ api_v1 = [
     path("docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     re_path(r"^audit/public-key/?$", AuditPublicKeyView.as_view(), name="audit-public-key"),
+    re_path(r"^audit/consistency/?$", AuditConsistencyProofView.as_view(), name="audit-consistency"),
     re_path(
         r"^audit/(?P<event_id>[0-9]{1,18})/proof/?$", AuditInclusionProofView.as_view(), name="audit-proof"
     ),

@@ -30,7 +30,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core import merkle
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import AuditCheckpoint, AuditEvent
 from core.signing import audit_signing_key, key_id_of
 
@@ -182,6 +182,29 @@ def audit_inclusion_proof(*, event: AuditEvent, tree_size: int | None = None) ->
         audit_path=merkle.inclusion_proof(hashes, event.sequence),
         checkpoint=checkpoint,
     )
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """An RFC 9162 consistency proof: the log signed at `first` is a prefix of the log signed at `second`."""
+
+    first: AuditCheckpoint
+    second: AuditCheckpoint
+    proof: list[bytes]
+
+
+def audit_consistency_proof(*, first: int, second: int | None = None) -> ConsistencyProof:
+    """Prove that the checkpoint of size `first`, which a regulator kept, is extended (not rewritten) by
+    the checkpoint of size `second` (default: the latest)."""
+    old = audit_checkpoint_get(tree_size=first)
+    new = audit_checkpoint_get(tree_size=second)
+    if old.tree_size > new.tree_size:
+        raise ValidationFailed(
+            f"first ({old.tree_size}) must not be larger than second ({new.tree_size}).",
+            code="invalid_tree_size",
+        )
+    hashes = _sealed_leaf_hashes(new.tree_size)
+    return ConsistencyProof(first=old, second=new, proof=merkle.consistency_proof(hashes, old.tree_size))
 
 
 @dataclass

@@ -87,3 +87,12 @@ class AuditInclusionProofSerializer(serializers.Serializer):
 
     def get_audit_path(self, proof: Any) -> list[str]:
         return [node.hex() for node in proof.audit_path]
+
+
+class AuditConsistencyProofSerializer(serializers.Serializer):
+    first = AuditCheckpointSerializer(help_text="The earlier checkpoint (the one you kept).")
+    second = AuditCheckpointSerializer(help_text="The later checkpoint it is a prefix of.")
+    proof = serializers.SerializerMethodField(help_text="Hex node hashes, RFC 9162 2.1.4 PROOF(m, D[n]).")
+
+    def get_proof(self, proof: Any) -> list[str]:
+        return [node.hex() for node in proof.proof]

@@ -21,13 +21,19 @@ from core.actors import Principal, principal_of
 from core.api.pagination import CheckpointCursorPagination
 from core.api.serializers import (
     AuditCheckpointSerializer,
+    AuditConsistencyProofSerializer,
     AuditInclusionProofSerializer,
     AuditPublicKeySerializer,
 )
 from core.api.views import RecordViewSet
 from core.errors import NotFound, ValidationFailed
 from core.models import AuditCheckpoint
-from core.sealing import CHECKPOINT_ORIGIN, audit_checkpoint_get, audit_inclusion_proof
+from core.sealing import (
+    CHECKPOINT_ORIGIN,
+    audit_checkpoint_get,
+    audit_consistency_proof,
+    audit_inclusion_proof,
+)
 from core.signing import audit_signing_key, key_id_of, public_key_bytes
 from incidents import selectors
 
@@ -102,6 +108,34 @@ class AuditInclusionProofView(APIView):
         tree_size = _tree_size(raw_size, "tree_size") if raw_size is not None else None
         proof = audit_inclusion_proof(event=event, tree_size=tree_size)
         return Response(AuditInclusionProofSerializer(proof).data)
+
+
+class AuditConsistencyProofView(APIView):
+    """An RFC 9162 consistency proof between two signed checkpoints: a regulator who kept checkpoint
+    `first` checks that the log was only appended to since."""
+
+    read_requires_auth = True
+
+    @extend_schema(
+        summary="Consistency proof between two signed audit checkpoints",
+        tags=["audit"],
+        parameters=[
+            OpenApiParameter("first", OpenApiTypes.INT, required=True, description="Tree size you kept."),
+            OpenApiParameter("second", OpenApiTypes.INT, description="Later tree size (default: latest)."),
+        ],
+        responses=AuditConsistencyProofSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        selectors.audit_event_list(actor=principal_of(request))  # readers of the log only (else 403)
+        raw_first = request.query_params.get("first")
+        if raw_first is None:
+            raise ValidationFailed("first (a checkpoint tree size) is required.", code="invalid_tree_size")
+        raw_second = request.query_params.get("second")
+        proof = audit_consistency_proof(
+            first=_tree_size(raw_first, "first"),
+            second=_tree_size(raw_second, "second") if raw_second is not None else None,
+        )
+        return Response(AuditConsistencyProofSerializer(proof).data)
 
 
 class AuditPublicKeyView(APIView):

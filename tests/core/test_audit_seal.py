@@ -325,6 +325,43 @@ def test_a_regulator_lists_checkpoints_newest_first_and_fetches_one(sealed_log, 
 def test_labs_and_anonymous_callers_cannot_read_checkpoints(sealed_log, client_a, anon):
     assert client_a.get(CHECKPOINTS).status_code == 403
     assert anon.get(CHECKPOINTS).status_code == 401
+    assert client_a.get("/api/v1/audit/consistency", {"first": 6}).status_code == 403
+    assert anon.get("/api/v1/audit/consistency", {"first": 6}).status_code == 401
+
+
+def test_a_consistency_proof_shows_a_kept_checkpoint_was_only_appended_to(sealed_log, regulator):
+    for extra in range(10, 13):
+        _event(extra)
+    latest = audit_seal()
+    assert latest is not None and latest.tree_size > 10  # the regulator's key event is sealed too
+    size = latest.tree_size
+
+    for query, sizes in (
+        ({"first": 6}, (6, size)),
+        ({"first": 6, "second": 10}, (6, 10)),
+        ({"first": 10}, (10, size)),
+        ({"first": size}, (size, size)),
+    ):
+        response = regulator.get("/api/v1/audit/consistency", query)
+        assert response.status_code == 200, response.content
+        body = response.json()
+        old, new = body["first"], body["second"]
+        assert (old["tree_size"], new["tree_size"]) == sizes
+        proof = [bytes.fromhex(node) for node in body["proof"]]
+        assert merkle.verify_consistency(
+            *sizes, bytes.fromhex(old["root_hash"]), bytes.fromhex(new["root_hash"]), proof
+        )
+        # The same proof does not vouch for another root (what a rewritten log would present).
+        assert not merkle.verify_consistency(*sizes, bytes(32), bytes.fromhex(new["root_hash"]), proof)
+
+
+def test_a_consistency_proof_needs_two_existing_checkpoints_in_order(sealed_log, regulator):
+    url = "/api/v1/audit/consistency"
+    assert regulator.get(url).status_code == 400
+    assert regulator.get(url, {"first": "six"}).json()["code"] == "invalid_tree_size"
+    assert regulator.get(url, {"first": 10, "second": 6}).status_code == 400
+    assert regulator.get(url, {"first": 7}).status_code == 404
+    assert regulator.get(url, {"first": 6, "second": 11}).status_code == 404
 
 
 def test_an_inclusion_proof_verifies_against_the_signed_root(regulator_org, regulator):
