@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "x" * 20 + "-production-only-test-value-" + "y" * 20,
     "DJANGO_ALLOWED_HOSTS": "redline.example",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
+    "CACHE_URL": "redis://127.0.0.1:6379/0",
     "REDLINE_AUDIT_SIGNING_KEY": base64.b64encode(bytes(range(32))).decode(),
 }
 
@@ -55,6 +56,15 @@ def test_production_refuses_a_malformed_audit_signing_key():
     result = _manage("check", env={**PRODUCTION_ENV, "REDLINE_AUDIT_SIGNING_KEY": "c2hvcnQ="})
     assert result.returncode != 0
     assert "must be a base64 raw 32-byte Ed25519 private key" in result.stderr
+
+
+def test_production_needs_redis_for_the_cache_and_rate_limits():
+    missing = _manage("check", env={k: v for k, v in PRODUCTION_ENV.items() if k != "CACHE_URL"})
+    assert missing.returncode != 0
+    assert "CACHE_URL must be set" in missing.stderr
+    local = _manage("check", env={**PRODUCTION_ENV, "CACHE_URL": "locmemcache://"})
+    assert local.returncode != 0
+    assert "redis://" in local.stderr
 
 
 def test_production_refuses_a_non_postgres_database():

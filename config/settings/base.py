@@ -155,6 +155,18 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_VERSIONING_CLASS": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Counted in the default cache (Redis in production); 429 problem+json with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.api.throttles.PrincipalRateThrottle",
+        "core.api.throttles.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "principal": env.str("REDLINE_THROTTLE_PRINCIPAL", default="1200/min"),
+        "anonymous": env.str("REDLINE_THROTTLE_ANONYMOUS", default="120/min"),
+    },
+    # Proxies in front of the web processes whose X-Forwarded-For is trusted (0: the socket address only,
+    # so a client cannot pick its own anonymous bucket).
+    "NUM_PROXIES": env.int("REDLINE_NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {

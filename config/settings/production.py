@@ -31,6 +31,10 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set in production.")
 DATABASES = {"default": database_config(_required("DATABASE_URL"))}
+# Redis: one cache, and so one rate-limit count, shared by every web process.
+CACHES = {"default": env.cache_url_config(_required("CACHE_URL"))}
+if not CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    raise ImproperlyConfigured("CACHE_URL must be a redis:// or rediss:// URL in production.")
 # Audit checkpoints are signed with a key from the environment or a file; refuse to start without a
 # readable, well-formed one rather than fail at the first seal.
 load_signing_key(REDLINE_AUDIT_SIGNING_KEY, REDLINE_AUDIT_SIGNING_KEY_FILE)

@@ -8,6 +8,7 @@ with content type application/problem+json, whether it came from a service (Doma
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -172,7 +173,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = str(exc.auth_header)  # type: ignore[attr-defined]
     if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+        headers["Retry-After"] = str(math.ceil(exc.wait))  # type: ignore[attr-defined]
     if isinstance(exc, drf.ValidationError):
         errors = flatten_validation_errors(exc.detail)
         detail = "; ".join(f"{e.field or 'body'}: {e.message}" for e in errors[:5]) or "Invalid input."
