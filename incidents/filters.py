@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters as df
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from core.enums import TLP, ScenarioType
 from incidents import selectors
 from incidents.models import (
+    DeadlineRegime,
     EUCategory,
     Incident,
     IncidentStatus,
@@ -47,6 +52,41 @@ class IncidentFilter(df.FilterSet):
             "row then carries a `snippet` of the match."
         ),
     )
+
+    # The deadline queue (incidents.deadlines). The three read together (`filter_queryset`): with `regime`,
+    # `overdue` and `due_before` speak of that regime's open deadlines; without it, of the report's
+    # earliest open one, the indexed `next_due_at`.
+    # A strict choice, not BooleanFilter: that one silently ignores `overdue=maybe`.
+    overdue = df.TypedChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        coerce=lambda value: value == "true",
+        method="filter_deadlines",
+        help_text="true: a deadline not met is past due; false: none is (of `regime` when given).",
+    )
+    due_before = extend_schema_field(OpenApiTypes.DATETIME)(
+        df.IsoDateTimeFilter(
+            method="filter_deadlines",
+            help_text="A deadline not met falls due before this time (of `regime` when given).",
+        )
+    )
+    regime = df.ChoiceFilter(
+        choices=DeadlineRegime.choices,
+        method="filter_deadlines",
+        help_text="Has a deadline not met under this regime.",
+    )
+
+    def filter_deadlines(self, queryset: QuerySet[Incident], name: str, value: Any) -> QuerySet[Incident]:
+        return queryset  # applied together in filter_queryset
+
+    def filter_queryset(self, queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        overdue, due_before, regime = data.get("overdue"), data.get("due_before"), data.get("regime")
+        if overdue is None and due_before is None and not regime:
+            return queryset
+        return queryset.filter(
+            selectors.incident_deadline_q(regime=regime or None, overdue=overdue, due_before=due_before)
+        )
 
     def filter_search(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
         # The form already stripped the value; empty means no filter (django-filter skips it).

@@ -161,6 +161,21 @@ class RejectionReason(models.TextChoices):
     INSUFFICIENT_INFORMATION = "insufficient_information"
 
 
+class DeadlineRegime(models.TextChoices):
+    """Whose clock a deadline is (incidents.deadlines explains each rule)."""
+
+    GPAI_COP = "gpai_cop", "GPAI Code of Practice, Measure 9.3"
+    AI_ACT_ART73 = "ai_act_art73", "EU AI Act Art. 73"
+    TRIAGE = "triage", "Reviewers' triage service level"
+
+
+class DeadlineStage(models.TextChoices):
+    INITIAL = "initial"
+    INTERMEDIATE = "intermediate"
+    FINAL = "final"
+    ACKNOWLEDGE = "acknowledge"
+
+
 class ModelRole(models.TextChoices):
     ORIGINATING = "originating"
     REPLICA = "replica"
@@ -205,6 +220,9 @@ class Incident(SharedRecord):
     occurred_precision = models.CharField(max_length=8, choices=DatePrecision.choices, blank=True)
     detected_at = models.DateTimeField(null=True, blank=True)
     provider_aware_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the incident was resolved: the final report is due 60 days on."
+    )
     submitted_at = models.DateTimeField(
         help_text="Server receipt time of the first submission: the one that counts."
     )
@@ -260,6 +278,9 @@ class Incident(SharedRecord):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     rejection_reason = models.CharField(max_length=32, choices=RejectionReason.choices, blank=True)
+    # Denormalised from IncidentDeadline (services.incident_refresh_deadlines): the earliest due time not
+    # yet met, so the queue filters and orders on one indexed column instead of scanning the deadlines.
+    next_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
@@ -303,6 +324,11 @@ class Incident(SharedRecord):
             models.Index(fields=["tlp", "modified_at"], name="incident_tlp_idx"),
             GinIndex(fields=["search_vector"], name="incident_search_gin"),
             GinIndex(fields=["jurisdictions"], name="incident_jurisdictions_gin"),
+            models.Index(
+                fields=["next_due_at", "id"],
+                condition=Q(next_due_at__isnull=False),
+                name="incident_next_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -505,3 +531,48 @@ class IncidentTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident_id}: {self.action} {self.from_state} -> {self.to_state}"
+
+
+class IncidentDeadline(models.Model):
+    """The due time of one report stage under one regime (incidents.deadlines computes them; services.
+    incident_refresh_deadlines stores them with every submission, amendment and transition). The row
+    doubles as the notification queue: `reminded_at` / `alerted_at` record that the reminder before and
+    the alert after the due time were emitted (services.deadline_notices_send), once each."""
+
+    id = models.BigAutoField(primary_key=True)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="deadlines")
+    regime = models.CharField(max_length=16, choices=DeadlineRegime.choices)
+    stage = models.CharField(max_length=16, choices=DeadlineStage.choices)
+    sequence = models.PositiveSmallIntegerField(default=1)
+    due_at = models.DateTimeField()
+    satisfied_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["incident", "due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "regime", "stage", "sequence"], name="incident_deadline_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(regime__in=DeadlineRegime.values), name="incident_deadline_regime_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(stage__in=DeadlineStage.values), name="incident_deadline_stage_valid"
+            ),
+        ]
+        indexes = [
+            # The notice sender and the per-regime queue filters read open deadlines by due time only.
+            models.Index(
+                fields=["due_at"], condition=Q(satisfied_at__isnull=True), name="incident_deadline_open_idx"
+            ),
+            models.Index(
+                fields=["regime", "due_at"],
+                condition=Q(satisfied_at__isnull=True),
+                name="incident_deadline_regime_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id}: {self.regime} {self.stage} #{self.sequence} due {self.due_at:%Y-%m-%d}"

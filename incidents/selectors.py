@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +31,7 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, Concat, Least, Replace, Substr
+from django.utils import timezone
 
 from accounts.models import Role
 from accounts.selectors import OVERSIGHT_KINDS, tlp_visibility_q
@@ -44,6 +45,7 @@ from incidents.models import (
     CommentVisibility,
     Evidence,
     Incident,
+    IncidentDeadline,
     IncidentModel,
     IncidentRecipient,
     IncidentRevision,
@@ -75,11 +77,45 @@ def incident_list(*, actor: Principal) -> QuerySet[Incident]:
 
 def incident_detail_queryset(*, actor: Principal) -> QuerySet[Incident]:
     involved = IncidentModel.objects.select_related("model").order_by("pk")
+    deadlines = IncidentDeadline.objects.order_by("due_at", "id")
     return (
         incident_list(actor=actor)
-        .prefetch_related(Prefetch("involved_models", queryset=involved), "related_evaluations")
+        .prefetch_related(
+            Prefetch("involved_models", queryset=involved),
+            "related_evaluations",
+            Prefetch("deadlines", queryset=deadlines),
+        )
         .select_related("duplicate_of", "replaced_by")
     )
+
+
+def incident_deadline_q(
+    *, regime: str | None, overdue: bool | None, due_before: datetime | None, now: datetime | None = None
+) -> Q:
+    """The deadline queue's condition (incidents.filters): without a regime, on the indexed `next_due_at`
+    (the earliest open deadline: some open deadline is past due, or due before a time, exactly when the
+    earliest is); with one, on that regime's open deadlines. Narrows; never widens visibility."""
+    now = now or timezone.now()
+    if regime is None:
+        q = Q()
+        if overdue is True:
+            q &= Q(next_due_at__lt=now)
+        elif overdue is False:
+            q &= Q(next_due_at__isnull=True) | Q(next_due_at__gte=now)
+        if due_before is not None:
+            q &= Q(next_due_at__lt=due_before)
+        return q
+    open_in_regime = IncidentDeadline.objects.filter(
+        incident_id=OuterRef("pk"), regime=regime, satisfied_at__isnull=True
+    )
+    q = Q(Exists(open_in_regime))
+    if overdue is True:
+        q &= Q(Exists(open_in_regime.filter(due_at__lt=now)))
+    elif overdue is False:
+        q &= ~Q(Exists(open_in_regime.filter(due_at__lt=now)))
+    if due_before is not None:
+        q &= Q(Exists(open_in_regime.filter(due_at__lt=due_before)))
+    return q
 
 
 def incident_get(*, actor: Principal, ref: str) -> Incident:

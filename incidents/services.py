@@ -9,7 +9,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +39,7 @@ from core.errors import (
 )
 from core.outbox import outbox_emit
 from core.public_ids import allocate_public_id
+from incidents import deadlines as clocks
 from incidents import evidence as evidence_files
 from incidents import workflows
 from incidents.models import (
@@ -47,6 +48,7 @@ from incidents.models import (
     CommentVisibility,
     Evidence,
     Incident,
+    IncidentDeadline,
     IncidentModel,
     IncidentRecipient,
     IncidentRevision,
@@ -83,6 +85,7 @@ CONTENT_FIELDS = (
     "occurred_precision",
     "detected_at",
     "provider_aware_at",
+    "resolved_at",
     "countries",
     "observed_behaviours",
     "milestones_reached",
@@ -245,7 +248,7 @@ def _check_final(incident: Incident, links: Links) -> None:
 def _validate_times(incident: Incident) -> None:
     now = timezone.now()
     errors = []
-    for name in ("occurred_start", "occurred_end", "detected_at", "provider_aware_at"):
+    for name in ("occurred_start", "occurred_end", "detected_at", "provider_aware_at", "resolved_at"):
         value = getattr(incident, name)
         if value is not None and value > now + timedelta(minutes=5):
             errors.append(FieldError(field=name, code="in_future", message="Cannot be in the future."))
@@ -331,6 +334,7 @@ def incident_submit(*, actor: Principal, data: dict[str, Any], links: Links) -> 
             _save_links(incident, links)
             _refresh_search_vector(incident)
             revision = _record_revision(actor, incident, links, "Initial submission.")
+            incident_refresh_deadlines(incident=incident)
             audit_record(
                 actor=actor, event_code="incident.submitted", target=incident, after=revision.payload
             )
@@ -380,6 +384,7 @@ def _amend(
         _save_links(locked, links)
         _refresh_search_vector(locked)
         revision = _record_revision(actor, locked, links, summary)
+        incident_refresh_deadlines(incident=locked)
         audit_record(
             actor=actor,
             event_code="incident.amended",
@@ -583,6 +588,7 @@ def incident_transition(
             reason=params["reason"],
             details=details,
         )
+        incident_refresh_deadlines(incident=locked)
         outbox_emit(
             topic=TRANSITIONED_EVENT,
             subject=locked,
@@ -628,6 +634,125 @@ def incident_change_tlp(*, actor: Principal, incident: Incident, tlp: str, reaso
             after={"tlp": new, "reason": reason},
         )
     return locked
+
+
+# --- deadline clocks (incidents.deadlines) -------------------------------------------------------------
+
+ACKNOWLEDGING_ACTIONS = (workflows.Action.CLAIM.value, workflows.Action.ASSIGN.value)
+DEADLINE_REMINDER_EVENT = "deadline.reminder"
+DEADLINE_OVERDUE_EVENT = "deadline.overdue"
+
+
+def incident_refresh_deadlines(*, incident: Incident) -> None:
+    """Recompute and store the report's clocks, and its `next_due_at`. Called inside the transaction of
+    every write that can move a clock (submission, amendment, transition), with the incident's row
+    locked; no actor, no audit event: the clocks are derived data, and the write that moved them is
+    audited. A stage whose due time moved is reminded and alerted afresh; an unchanged one keeps its
+    notice marks, so a recompute never repeats a notice."""
+    filings = [
+        clocks.Filing(received_at=received_at, stage=stage or "")
+        for received_at, stage in IncidentRevision.objects.filter(incident=incident)
+        .order_by("number")
+        .values_list("received_at", "payload__report_stage")
+    ]
+    acknowledged_at = (
+        IncidentTransition.objects.filter(incident=incident, action__in=ACKNOWLEDGING_ACTIONS)
+        .order_by("id")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    computed = {
+        d.key: d for d in clocks.compute_deadlines(incident, filings=filings, acknowledged_at=acknowledged_at)
+    }
+    stored = {
+        (row.regime, row.stage, row.sequence): row
+        for row in IncidentDeadline.objects.filter(incident=incident)
+    }
+    gone = [row.pk for key, row in stored.items() if key not in computed]
+    if gone:
+        IncidentDeadline.objects.filter(pk__in=gone).delete()
+    moved, met = [], []
+    for key, deadline in computed.items():
+        row = stored.get(key)
+        if row is None:
+            continue
+        if row.due_at != deadline.due_at:
+            row.due_at, row.satisfied_at = deadline.due_at, deadline.satisfied_at
+            row.reminded_at = row.alerted_at = None
+            moved.append(row)
+        elif row.satisfied_at != deadline.satisfied_at:
+            row.satisfied_at = deadline.satisfied_at
+            met.append(row)
+    # Only the columns that changed: the notice sender may have just set reminded_at on the others.
+    if moved:
+        IncidentDeadline.objects.bulk_update(moved, ["due_at", "satisfied_at", "reminded_at", "alerted_at"])
+    if met:
+        IncidentDeadline.objects.bulk_update(met, ["satisfied_at"])
+    IncidentDeadline.objects.bulk_create(
+        IncidentDeadline(
+            incident=incident,
+            regime=d.regime,
+            stage=d.stage,
+            sequence=d.sequence,
+            due_at=d.due_at,
+            satisfied_at=d.satisfied_at,
+        )
+        for key, d in computed.items()
+        if key not in stored
+    )
+    open_due = [d.due_at for d in computed.values() if d.satisfied_at is None]
+    incident.next_due_at = min(open_due) if open_due else None
+    Incident.objects.filter(pk=incident.pk).update(next_due_at=incident.next_due_at)
+
+
+@dataclass(frozen=True)
+class NoticeCounts:
+    """How many reminders and overdue alerts one run of the sender emitted."""
+
+    reminders: int
+    alerts: int
+
+
+def _deadline_data(row: IncidentDeadline) -> dict[str, Any]:
+    return {"regime": row.regime, "stage": row.stage, "sequence": row.sequence, "due_at": row.due_at}
+
+
+def deadline_notices_send(*, now: datetime | None = None, limit: int = 1000) -> NoticeCounts:
+    """Emit `deadline.reminder` for each open deadline due within REDLINE_DEADLINE_REMINDER_LEAD_HOURS
+    (and not yet past due: a clock first seen overdue gets only the alert), and `deadline.overdue` for
+    each open deadline past its due time; each at most once per due time, at most `limit` of each per
+    run (the rest on the next run, five minutes later).
+
+    Exactly once, even with two beat runs at the same moment: the rows are claimed FOR UPDATE SKIP LOCKED
+    in the same transaction that emits the outbox event and sets `reminded_at` / `alerted_at`, so a
+    concurrent run skips them while they are held and no longer matches them once committed. The
+    outbox carries the event to its subscribers after commit (core.outbox)."""
+    now = now or timezone.now()
+    lead = timedelta(hours=settings.REDLINE_DEADLINE_REMINDER_LEAD_HOURS)
+    open_rows = (
+        IncidentDeadline.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("incident")
+        .filter(satisfied_at__isnull=True)
+    )
+    with transaction.atomic():
+        reminders = list(
+            open_rows.filter(reminded_at__isnull=True, due_at__gt=now, due_at__lte=now + lead).order_by(
+                "due_at", "id"
+            )[:limit]
+        )
+        for row in reminders:
+            outbox_emit(topic=DEADLINE_REMINDER_EVENT, subject=row.incident, data=_deadline_data(row))
+            row.reminded_at = now
+        IncidentDeadline.objects.bulk_update(reminders, ["reminded_at"])
+    with transaction.atomic():
+        alerts = list(
+            open_rows.filter(alerted_at__isnull=True, due_at__lt=now).order_by("due_at", "id")[:limit]
+        )
+        for row in alerts:
+            outbox_emit(topic=DEADLINE_OVERDUE_EVENT, subject=row.incident, data=_deadline_data(row))
+            row.alerted_at = now
+        IncidentDeadline.objects.bulk_update(alerts, ["alerted_at"])
+    return NoticeCounts(reminders=len(reminders), alerts=len(alerts))
 
 
 # --- evidence -----------------------------------------------------------------------------------------

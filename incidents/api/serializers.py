@@ -3,8 +3,11 @@ read views, revisions."""
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -12,6 +15,7 @@ from core.api.serializers import AliasSerializer, ExternalReferenceSerializer, S
 from core.enums import ObservedBehaviour, ScenarioType
 from core.models import AuditEvent
 from incidents import workflows
+from incidents.deadlines import DeadlineStatus, deadline_status
 from incidents.models import (
     AISystemRelation,
     Assessment,
@@ -25,6 +29,7 @@ from incidents.models import (
     EvidenceKind,
     HarmType,
     Incident,
+    IncidentDeadline,
     InstructionProvenance,
     ModelRole,
     Outcome,
@@ -123,6 +128,11 @@ class IncidentWriteSerializer(StrictSerializer):
     occurred_precision = _choice(DatePrecision.choices)
     detected_at = serializers.DateTimeField(required=False, allow_null=True)
     provider_aware_at = serializers.DateTimeField(required=False, allow_null=True)
+    resolved_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the incident was resolved: the final report is due within 60 days (CoP Measure 9.3).",
+    )
     countries = serializers.ListField(
         child=serializers.RegexField(r"^[A-Z]{2}$"), max_length=60, required=False
     )
@@ -204,6 +214,55 @@ class InvolvedModelReadSerializer(serializers.Serializer):
     role = serializers.CharField()
 
 
+def _now(serializer: serializers.Field) -> datetime:
+    """One clock per response: every row's remaining time is counted from the same instant."""
+    context = serializer.context
+    if "now" not in context:
+        context["now"] = timezone.now()
+    now: datetime = context["now"]
+    return now
+
+
+class IncidentDeadlineSerializer(serializers.ModelSerializer):
+    """One stage's clock. `remaining_seconds`, `overdue` and `status` are computed when read."""
+
+    remaining_seconds = serializers.SerializerMethodField(
+        help_text="Seconds until due (negative once past due); null once the stage is met."
+    )
+    overdue = serializers.SerializerMethodField(help_text="Not met, and past its due time.")
+    status = serializers.SerializerMethodField(
+        help_text="pending, overdue, met (on or before the due time) or met_late."
+    )
+
+    class Meta:
+        model = IncidentDeadline
+        fields = [
+            "regime",
+            "stage",
+            "sequence",
+            "due_at",
+            "satisfied_at",
+            "remaining_seconds",
+            "overdue",
+            "status",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_remaining_seconds(self, obj: IncidentDeadline) -> int | None:
+        if obj.satisfied_at is not None:
+            return None
+        return math.floor((obj.due_at - _now(self)).total_seconds())
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_overdue(self, obj: IncidentDeadline) -> bool:
+        return deadline_status(obj.due_at, obj.satisfied_at, _now(self)) == DeadlineStatus.OVERDUE
+
+    @extend_schema_field(serializers.ChoiceField(choices=DeadlineStatus.choices))
+    def get_status(self, obj: IncidentDeadline) -> str:
+        return deadline_status(obj.due_at, obj.satisfied_at, _now(self)).value
+
+
 class IncidentListSerializer(serializers.ModelSerializer):
     owner_org = serializers.CharField(source="owner_org.short_name")
     scenario_type = _read_choice(ScenarioType.choices)
@@ -212,6 +271,7 @@ class IncidentListSerializer(serializers.ModelSerializer):
     snippet = serializers.SerializerMethodField(
         help_text="With `search`: the matching passage of title and description, matches in «…»; else null."
     )
+    overdue = serializers.SerializerMethodField(help_text="A deadline clock of the report is past due.")
 
     class Meta:
         model = Incident
@@ -233,9 +293,15 @@ class IncidentListSerializer(serializers.ModelSerializer):
             "submitted_at",
             "created_at",
             "modified_at",
+            "next_due_at",
+            "overdue",
             "snippet",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_overdue(self, obj: Incident) -> bool:
+        return obj.next_due_at is not None and _now(self) > obj.next_due_at
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_snippet(self, obj: Incident) -> str | None:
@@ -263,6 +329,11 @@ class IncidentDetailSerializer(serializers.ModelSerializer):
     available_actions = serializers.SerializerMethodField(
         help_text="The workflow actions you may take on this report now (POST .../<action>)."
     )
+    deadlines = IncidentDeadlineSerializer(
+        many=True,
+        read_only=True,
+        help_text="The legal clocks (GPAI CoP Measure 9.3, AI Act Art. 73) and the triage service level.",
+    )
 
     class Meta:
         model = Incident
@@ -272,6 +343,8 @@ class IncidentDetailSerializer(serializers.ModelSerializer):
             "schema_version",
             "status",
             "available_actions",
+            "next_due_at",
+            "deadlines",
             "rejection_reason",
             "revision_number",
             "owner_org",
@@ -295,6 +368,7 @@ class IncidentDetailSerializer(serializers.ModelSerializer):
             "occurred_precision",
             "detected_at",
             "provider_aware_at",
+            "resolved_at",
             "countries",
             "jurisdictions",
             "observed_behaviours",

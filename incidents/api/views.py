@@ -27,6 +27,7 @@ from core.idempotency import idempotent
 from core.models import AuditEvent
 from incidents import exports, selectors, services
 from incidents.api.export_serializers import IncidentCRFSerializer, IncidentEUTemplateSerializer
+from incidents.api.pagination import IncidentCursorPagination
 from incidents.api.serializers import (
     AssessmentSerializer,
     AssessmentWriteSerializer,
@@ -149,6 +150,7 @@ class IncidentViewSet(RecordViewSet):
 
     filterset_class = IncidentFilter
     serializer_class = IncidentListSerializer
+    pagination_class = IncidentCursorPagination
     write_scope = "incidents:write"
 
     def list_selector(self, actor: Principal) -> Any:
