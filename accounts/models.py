@@ -35,15 +35,19 @@ class Scope(models.TextChoices):
     REGISTRY_WRITE = "registry:write", "Register models and scaffolds, record and import evaluations"
     INCIDENTS_WRITE = "incidents:write", "File and amend incident reports"
     API_KEYS_MANAGE = "api_keys:manage", "List, create and revoke the organisation's API keys"
+    WEBHOOKS_MANAGE = "webhooks:manage", "Register, change, rotate and re-enable the organisation's webhooks"
 
 
 # Which roles may hold which scopes; a key's scopes must be a subset of its role's.
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.LAB_SUBMITTER: frozenset({Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE}),
-    Role.LAB_ADMIN: frozenset({Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE, Scope.API_KEYS_MANAGE}),
+    Role.LAB_ADMIN: frozenset(
+        {Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE, Scope.API_KEYS_MANAGE, Scope.WEBHOOKS_MANAGE}
+    ),
     Role.REVIEWER: frozenset({Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE}),
     # incidents:write: regulators comment, set their organisation's assessment and lower TLP on reports.
-    Role.REGULATOR: frozenset({Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE}),
+    # webhooks:manage: an oversight org has no lab_admin; its regulators run its receivers.
+    Role.REGULATOR: frozenset({Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE, Scope.WEBHOOKS_MANAGE}),
     Role.PLATFORM_ADMIN: frozenset(Scope.values),
 }
 

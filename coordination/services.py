@@ -1,0 +1,363 @@
+"""Every write of notifications: managing webhook endpoints (org admins), rotating their secrets, and
+sending deliveries with retries, backoff and auto-disable.
+
+A delivery is sent by `delivery_send` with its row locked FOR UPDATE SKIP LOCKED for the whole attempt:
+the on-commit task, a redelivered broker message and the retry sweep can all reach the same row, but only
+one of them sends at a time, and none sends a row that is no longer pending or not yet due. A worker that
+dies mid-POST rolls the attempt back (the row stays pending and is sent again): delivery is at least once,
+and the unchanged `webhook-id` lets the consumer drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone
+
+from coordination import selectors
+from coordination.models import (
+    Channel,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    EmailSubscription,
+    Subscription,
+    WebhookEndpoint,
+    WebhookSecret,
+)
+from coordination.signing import secret_generate, signature_header
+from coordination.ssrf import UnsafeWebhookUrl, safe_post, vet
+from core.actors import SYSTEM, Principal
+from core.audit import audit_record
+from core.errors import Forbidden, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+ENDPOINT_CREATED = "webhook.created"
+ENDPOINT_UPDATED = "webhook.updated"
+ENDPOINT_SECRET_ROTATED = "webhook.secret_rotated"  # noqa: S105 - an event code
+ENDPOINT_DISABLED = "webhook.disabled"
+ENDPOINT_ENABLED = "webhook.enabled"
+
+Outcome = Literal["delivered", "retry", "failed", "skipped"]
+
+
+def _check_url(url: str) -> None:
+    try:
+        vet(url)
+    except UnsafeWebhookUrl as error:
+        raise ValidationFailed(str(error), code="unsafe_webhook_url") from error
+
+
+def _state(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "subscriptions": list(endpoint.subscriptions),
+        "disabled_at": endpoint.disabled_at,
+    }
+
+
+def _require_admin_of(actor: Principal, endpoint: WebhookEndpoint | None = None) -> UUID:
+    org_id = selectors._require_webhook_admin(actor)
+    if endpoint is not None and endpoint.organization_id != org_id:
+        raise Forbidden("This webhook belongs to another organisation.", code="not_webhook_admin")
+    return org_id
+
+
+def webhook_endpoint_create(
+    *, actor: Principal, url: str, subscriptions: list[str], description: str = ""
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint for the actor's organisation. Returns it and its first secret (shown once)."""
+    org_id = _require_admin_of(actor)
+    _check_url(url)
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            organization_id=org_id,
+            url=url,
+            description=description,
+            subscriptions=sorted(set(subscriptions)),
+            created_by_id=actor.user_id,
+        )
+        secret = secret_generate()
+        WebhookSecret.objects.create(endpoint=endpoint, secret=secret)
+        audit_record(actor=actor, event_code=ENDPOINT_CREATED, target=endpoint, after=_state(endpoint))
+    return endpoint, secret
+
+
+def webhook_endpoint_update(
+    *, actor: Principal, endpoint: WebhookEndpoint, changes: dict[str, Any]
+) -> WebhookEndpoint:
+    """Change url, description or subscriptions (a new url is vetted like a new endpoint)."""
+    _require_admin_of(actor, endpoint)
+    if "url" in changes:
+        _check_url(changes["url"])
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        before = _state(locked)
+        for name in ("url", "description"):
+            if name in changes:
+                setattr(locked, name, changes[name])
+        if "subscriptions" in changes:
+            locked.subscriptions = sorted(set(changes["subscriptions"]))
+        locked.save()
+        audit_record(
+            actor=actor, event_code=ENDPOINT_UPDATED, target=locked, before=before, after=_state(locked)
+        )
+    return locked
+
+
+def webhook_secret_rotate(
+    *, actor: Principal, endpoint: WebhookEndpoint, reason: str = ""
+) -> tuple[WebhookEndpoint, str]:
+    """A new secret signs from now on; the current ones keep signing alongside for
+    REDLINE_WEBHOOK_SECRET_OVERLAP_HOURS (so the consumer can switch without losing a message)."""
+    _require_admin_of(actor, endpoint)
+    now = timezone.now()
+    overlap_ends = now + timedelta(hours=settings.REDLINE_WEBHOOK_SECRET_OVERLAP_HOURS)
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        WebhookSecret.objects.filter(endpoint=locked, expires_at__isnull=True).update(expires_at=overlap_ends)
+        WebhookSecret.objects.filter(endpoint=locked, expires_at__gt=overlap_ends).update(
+            expires_at=overlap_ends
+        )
+        secret = secret_generate()
+        WebhookSecret.objects.create(endpoint=locked, secret=secret)
+        WebhookSecret.objects.filter(endpoint=locked, expires_at__lte=now).delete()  # expired: forget them
+        locked.save(update_fields=["modified_at"])
+        audit_record(
+            actor=actor,
+            event_code=ENDPOINT_SECRET_ROTATED,
+            target=locked,
+            after={"old_expire_at": overlap_ends, "reason": reason},
+        )
+    return locked, secret
+
+
+def webhook_endpoint_set_enabled(
+    *, actor: Principal, endpoint: WebhookEndpoint, enabled: bool, reason: str = ""
+) -> WebhookEndpoint:
+    """Disable (it stops receiving; pending deliveries wait) or re-enable (failure window reset, pending
+    deliveries due now)."""
+    if actor is not SYSTEM:
+        _require_admin_of(actor, endpoint)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        before = _state(locked)
+        if enabled:
+            if locked.disabled_at is None:
+                return locked
+            locked.disabled_at = None
+            locked.disabled_reason = ""
+            locked.failing_since = None
+            Delivery.objects.filter(endpoint=locked, status=DeliveryStatus.PENDING).update(
+                next_attempt_at=now
+            )
+        else:
+            if locked.disabled_at is not None:
+                return locked
+            locked.disabled_at = now
+            locked.disabled_reason = reason[:500]
+        locked.save()
+        audit_record(
+            actor=actor,
+            event_code=ENDPOINT_ENABLED if enabled else ENDPOINT_DISABLED,
+            target=locked,
+            before=before,
+            after={**_state(locked), "reason": reason},
+        )
+    return locked
+
+
+def email_subscription_set(*, actor: Principal, subscriptions: list[str]) -> EmailSubscription:
+    """The acting user's email topics (a user acts for one membership: its org's visibility applies)."""
+    from accounts.selectors import membership_for_user
+
+    if actor.user_id is None or actor.org_id is None:
+        raise Forbidden("Email notifications are for organisation members.", code="not_a_member")
+    membership = membership_for_user(user_id=actor.user_id, org_id=actor.org_id)
+    if membership is None:
+        raise Forbidden("Email notifications are for organisation members.", code="not_a_member")
+    unknown = set(subscriptions) - set(Subscription.values)
+    if unknown:
+        raise ValidationFailed(f"Unknown subscriptions: {sorted(unknown)}.")
+    subscription, _ = EmailSubscription.objects.update_or_create(
+        membership=membership, defaults={"subscriptions": sorted(set(subscriptions))}
+    )
+    return subscription
+
+
+# --- sending -------------------------------------------------------------------------------------------
+
+
+def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> timedelta:
+    """How long to wait after the `attempt`-th failure: base * 2^(attempt-1), capped, with +-25% jitter
+    (so a receiver coming back is not hit by every retry at once)."""
+    base = settings.REDLINE_WEBHOOK_RETRY_BASE_SECONDS
+    cap = settings.REDLINE_WEBHOOK_RETRY_MAX_SECONDS
+    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    jitter = (rng or random).uniform(0.75, 1.25)
+    return timedelta(seconds=delay * jitter)
+
+
+@dataclass(frozen=True)
+class _Result:
+    succeeded: bool
+    status_code: int | None
+    error: str
+    duration_ms: int
+
+
+def webhook_body(delivery: Delivery) -> bytes:
+    """The exact bytes sent (and signed): compact, key order kept as rendered."""
+    return json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def webhook_headers(delivery: Delivery, *, body: bytes, now: datetime) -> dict[str, str]:
+    """Standard Webhooks headers. `webhook-id` is the delivery id: the same for every retry of this event
+    to this endpoint, which is what consumers dedupe on."""
+    assert delivery.endpoint is not None
+    live = (
+        WebhookSecret.objects.filter(endpoint=delivery.endpoint)
+        .exclude(expires_at__lte=now)
+        .order_by("-created_at", "-id")
+    )
+    timestamp = int(now.timestamp())
+    msg_id = f"msg_{delivery.pk.hex}"
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(
+            secrets_=[s.secret for s in live], msg_id=msg_id, timestamp=timestamp, body=body
+        ),
+        "Content-Type": "application/json",
+        "User-Agent": "Redline-Webhooks/1",
+    }
+
+
+def _post_webhook(delivery: Delivery, now: datetime) -> _Result:
+    assert delivery.endpoint is not None
+    body = webhook_body(delivery)
+    headers = webhook_headers(delivery, body=body, now=now)
+    try:
+        result = safe_post(delivery.endpoint.url, body=body, headers=headers)
+    except UnsafeWebhookUrl as error:
+        return _Result(False, None, f"refused: {error}", 0)
+    except Exception as error:  # timeouts, refused connections, TLS: recorded, retried
+        return _Result(False, None, f"{type(error).__name__}: {error}"[:1000], 0)
+    if 200 <= result.status < 300:
+        return _Result(True, result.status, "", result.duration_ms)
+    return _Result(False, result.status, f"HTTP {result.status}", result.duration_ms)
+
+
+def email_render(delivery: Delivery) -> tuple[str, str]:
+    """Subject and body of a notification email: only the stored (recipient-scoped) payload."""
+    data = delivery.payload.get("data", {})
+    subject = f"[Redline] {delivery.payload.get('type')} {data.get('public_id', '')}".strip()
+    lines = [f"{key}: {value}" for key, value in data.items()]
+    return subject, "\n".join([f"Event: {delivery.payload.get('type')}", *lines, ""])
+
+
+def _send_email(delivery: Delivery) -> _Result:
+    assert delivery.user is not None
+    subject, body = email_render(delivery)
+    try:
+        EmailMessage(subject=subject, body=body, to=[delivery.user.email]).send(fail_silently=False)
+    except Exception as error:  # SMTP down, refused: recorded, retried
+        return _Result(False, None, f"{type(error).__name__}: {error}"[:1000], 0)
+    return _Result(True, None, "", 0)
+
+
+def delivery_send(*, delivery_id: UUID | str) -> Outcome:
+    """Attempt one delivery if it is pending, due and not being sent elsewhere (see module docstring)."""
+    with transaction.atomic():
+        now = timezone.now()
+        delivery = (
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("endpoint", "user")
+            .filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+            .first()
+        )
+        if delivery is None:
+            return "skipped"
+        endpoint = delivery.endpoint
+        if endpoint is not None and endpoint.disabled_at is not None:
+            return "skipped"  # waits for a re-enable
+        result = (
+            _post_webhook(delivery, now) if delivery.channel == Channel.WEBHOOK else _send_email(delivery)
+        )
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            attempted_at=now,
+            succeeded=result.succeeded,
+            status_code=result.status_code,
+            error=result.error,
+            duration_ms=result.duration_ms,
+        )
+        delivery.attempts += 1
+        outcome: Outcome
+        if result.succeeded:
+            delivery.status = DeliveryStatus.DELIVERED
+            delivery.delivered_at = timezone.now()
+            delivery.next_attempt_at = None
+            delivery.last_error = ""
+            outcome = "delivered"
+        else:
+            delivery.last_error = result.error
+            if delivery.attempts >= settings.REDLINE_WEBHOOK_MAX_ATTEMPTS:
+                delivery.status = DeliveryStatus.FAILED
+                delivery.next_attempt_at = None
+                outcome = "failed"
+            else:
+                delivery.next_attempt_at = now + backoff_delay(delivery.attempts)
+                outcome = "retry"
+        delivery.save(update_fields=["status", "attempts", "delivered_at", "next_attempt_at", "last_error"])
+        if endpoint is not None:
+            _record_endpoint_health(endpoint.pk, succeeded=result.succeeded, now=now)
+    if result.error:
+        logger.info("delivery %s attempt %s failed: %s", delivery.pk, delivery.attempts, result.error)
+    return outcome
+
+
+def _record_endpoint_health(endpoint_id: UUID, *, succeeded: bool, now: datetime) -> None:
+    """A success clears the failure run; a failure starts one, or disables the endpoint once the run is
+    older than REDLINE_WEBHOOK_DISABLE_AFTER_HOURS."""
+    if succeeded:
+        WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=False).update(failing_since=None)
+        return
+    WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=True).update(failing_since=now)
+    window = timedelta(hours=settings.REDLINE_WEBHOOK_DISABLE_AFTER_HOURS)
+    endpoint = WebhookEndpoint.objects.filter(
+        pk=endpoint_id, disabled_at__isnull=True, failing_since__lte=now - window
+    ).first()
+    if endpoint is not None:
+        webhook_endpoint_set_enabled(
+            actor=SYSTEM,
+            endpoint=endpoint,
+            enabled=False,
+            reason=f"Every delivery failed for {settings.REDLINE_WEBHOOK_DISABLE_AFTER_HOURS} hours.",
+        )
+
+
+def deliveries_retry_due(*, limit: int = 200) -> dict[str, int]:
+    """The retry sweep (beat): send every pending delivery whose next attempt is due (retries, and first
+    attempts whose task was lost). Each is locked on its own, so parallel sweeps share the work."""
+    counts: dict[str, int] = {}
+    for delivery_id in selectors.due_delivery_ids(now=timezone.now(), limit=limit):
+        try:
+            outcome = delivery_send(delivery_id=delivery_id)
+        except Exception:  # one bad row must not stop the sweep
+            logger.exception("delivery %s failed unexpectedly", delivery_id)
+            outcome = "retry"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
