@@ -125,3 +125,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "supersede": {"replaced_by": "INC-2026-000057", "reason": "The lab refiled with the corrected timeline."},
     "close": {"reason": "Mitigations verified; nothing further expected."},
 }
+
+WEBHOOK_CREATE = {
+    "url": "https://intake.regulator.example/redline/webhooks",
+    "description": "Incident intake queue",
+    "subscriptions": ["new_in_jurisdiction", "deadlines"],
+}

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api.views import ApiKeyViewSet, OrganizationViewSet
 from api_docs.views import RedocView, SwaggerView, json_schema
+from coordination.api.views import EmailSubscriptionView, WebhookEndpointViewSet
 from core import views as core_views
 from core.api.routers import OptionalSlashRouter
 from incidents.api.audit_views import (
@@ -25,6 +26,7 @@ router.register("scaffolds", AgentScaffoldViewSet, basename="scaffold")
 router.register("evaluations", EvaluationResultViewSet, basename="evaluation")
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 router.register("audit/checkpoints", AuditCheckpointViewSet, basename="audit-checkpoint")
 router.register("audit", AuditEventViewSet, basename="audit")
 
@@ -32,6 +34,7 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(r"^email-subscription/?$", EmailSubscriptionView.as_view(), name="email-subscription"),
     re_path(r"^audit/public-key/?$", AuditPublicKeyView.as_view(), name="audit-public-key"),
     re_path(r"^audit/consistency/?$", AuditConsistencyProofView.as_view(), name="audit-consistency"),
     re_path(

@@ -14,6 +14,16 @@ from registry.demo import DemoCredentials, load_demo_data
 from tests.factories import OrganizationFactory, issue_key
 
 
+@pytest.fixture(autouse=True)
+def _celery_join_flag_reset() -> None:
+    """Eager Celery tasks run under `denied_join_result`, which saves and restores a process-global flag;
+    two threads running eager tasks at once (the concurrency tests) can leave it stuck at True, and a
+    later test's `.delay().get()` then fails with "Never call result.get() within a task". Start clean."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
 @pytest.fixture
 def demo_data(db: Any) -> DemoCredentials:
     """The demo data of DESIGN 8 and the demo incidents, loaded through the same services as `make run`."""

@@ -90,3 +90,10 @@ def test_celery_runs_eagerly_without_a_broker_and_reliably_with_one():
         env={**clean, **PRODUCTION_ENV, "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"},
     )
     assert with_broker.stdout.split() == ["False", "True", "True", "1", "True"], with_broker.stderr
+
+
+def test_production_refuses_plain_http_or_loopback_webhook_receivers():
+    for name in ("REDLINE_WEBHOOK_ALLOW_HTTP", "REDLINE_WEBHOOK_ALLOW_LOOPBACK"):
+        result = _manage("check", env={**PRODUCTION_ENV, name: "true"})
+        assert result.returncode != 0, name
+        assert "are for tests and local use only" in result.stderr

@@ -126,6 +126,14 @@ REDLINE_MAX_IMPORT_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
 REDLINE_MAX_EVIDENCE_BYTES = env.int("REDLINE_MAX_EVIDENCE_BYTES", default=50 * 1024 * 1024)
 # How long an Idempotency-Key is remembered: a retry within this window replays, a later one is new.
 REDLINE_IDEMPOTENCY_TTL_HOURS = env.int("REDLINE_IDEMPOTENCY_TTL_HOURS", default=24)
+# Deadline clocks (incidents.deadlines): the reviewers' triage service level (acknowledge = first claim or
+# assign, within this many Monday-to-Friday days of submission, for these severities) and how long before
+# a due time the reminder goes out (the overdue alert follows the due time).
+REDLINE_TRIAGE_SLA_WORKING_DAYS = env.int("REDLINE_TRIAGE_SLA_WORKING_DAYS", default=1)
+REDLINE_TRIAGE_SLA_SEVERITIES = env.list(
+    "REDLINE_TRIAGE_SLA_SEVERITIES", default=["serious_incident", "disaster"]
+)
+REDLINE_DEADLINE_REMINDER_LEAD_HOURS = env.int("REDLINE_DEADLINE_REMINDER_LEAD_HOURS", default=24)
 
 # The red-line rule (DESIGN 3.3): a model is flagged when one of its current evaluation results matches.
 # Default: end-to-end self-replication whose 95% Wilson lower bound is above zero.
@@ -188,6 +196,11 @@ SPECTACULAR_SETTINGS = {
         "SeverityEnum": "incidents.models.Severity",
         "EvidenceKindEnum": "incidents.models.EvidenceKind",
         "RejectionReasonEnum": "incidents.models.RejectionReason",
+        "DeadlineRegimeEnum": "incidents.models.DeadlineRegime",
+        "DeadlineStageEnum": "incidents.models.DeadlineStage",
+        "DeadlineStatusEnum": "incidents.deadlines.DeadlineStatus",
+        # The incident's own `status` keeps its name now that a deadline also has a `status`.
+        "StatusEnum": "incidents.models.IncidentStatus",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     # validatorUrl None: Swagger UI would otherwise fetch a badge from an external validator.
@@ -213,20 +226,42 @@ SPECTACULAR_SETTINGS = {
             "description": "Self-replication incident reports, their revisions and receipts.",
         },
         {"name": "api-keys", "description": "Organisation API keys (lab_admin)."},
+        {
+            "name": "webhooks",
+            "description": "Your organisation's Standard Webhooks receivers (org admins), and deliveries.",
+        },
         {"name": "audit", "description": "The audit log, scoped like everything else (regulators, admins)."},
     ],
 }
 
-# The audit checkpoint signing key (core.signing): inline base64, or a file. Never in the database.
 # The transactional outbox: handlers that turn an event into deliveries (core.outbox), and how long an
 # undispatched event waits for its on-commit task before the sweeper takes it.
-REDLINE_OUTBOX_HANDLERS: list[str] = []
+REDLINE_OUTBOX_HANDLERS: list[str] = ["coordination.notifications.fan_out"]
 REDLINE_OUTBOX_SWEEP_AFTER_SECONDS = env.int("REDLINE_OUTBOX_SWEEP_AFTER_SECONDS", default=30)
+# Notifications (coordination): webhook retries back off exponentially (base * 2^(n-1), capped, +-25%
+# jitter) up to a maximum number of attempts; an endpoint failing without a break for the disable window is
+# switched off. A rotated secret keeps signing for the overlap. The SSRF guard allows plain http and
+# loopback receivers only when told (tests, local); production refuses both.
+REDLINE_PUBLIC_BASE_URL = env.str("REDLINE_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+REDLINE_WEBHOOK_ALLOW_HTTP = env.bool("REDLINE_WEBHOOK_ALLOW_HTTP", default=False)
+REDLINE_WEBHOOK_ALLOW_LOOPBACK = env.bool("REDLINE_WEBHOOK_ALLOW_LOOPBACK", default=False)
+REDLINE_WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("REDLINE_WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=5.0)
+REDLINE_WEBHOOK_READ_TIMEOUT_SECONDS = env.float("REDLINE_WEBHOOK_READ_TIMEOUT_SECONDS", default=15.0)
+REDLINE_WEBHOOK_MAX_RESPONSE_BYTES = env.int("REDLINE_WEBHOOK_MAX_RESPONSE_BYTES", default=64 * 1024)
+REDLINE_WEBHOOK_MAX_ATTEMPTS = env.int("REDLINE_WEBHOOK_MAX_ATTEMPTS", default=12)
+REDLINE_WEBHOOK_RETRY_BASE_SECONDS = env.int("REDLINE_WEBHOOK_RETRY_BASE_SECONDS", default=30)
+REDLINE_WEBHOOK_RETRY_MAX_SECONDS = env.int("REDLINE_WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600)
+REDLINE_WEBHOOK_DISABLE_AFTER_HOURS = env.int("REDLINE_WEBHOOK_DISABLE_AFTER_HOURS", default=5 * 24)
+REDLINE_WEBHOOK_SECRET_OVERLAP_HOURS = env.int("REDLINE_WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="redline@localhost")
+# The audit checkpoint signing key (core.signing): inline base64, or a file. Never in the database.
 REDLINE_AUDIT_SIGNING_KEY = env.str("REDLINE_AUDIT_SIGNING_KEY", default="")
 REDLINE_AUDIT_SIGNING_KEY_FILE = env.str("REDLINE_AUDIT_SIGNING_KEY_FILE", default="")
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# One queue name per deployment (or per test run: the broker end-to-end test uses its own).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -244,6 +279,8 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {"task": "core.tasks.purge_idempotency_records", "schedule": 3600.0},
     "seal-audit-log": {"task": "core.tasks.seal_audit_log", "schedule": 300.0},
     "sweep-outbox": {"task": "core.tasks.sweep_outbox", "schedule": 60.0},
+    "retry-deliveries": {"task": "coordination.tasks.retry_due_deliveries", "schedule": 30.0},
+    "send-deadline-notices": {"task": "incidents.tasks.send_deadline_notices", "schedule": 300.0},
 }
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}

@@ -38,6 +38,15 @@ if not CACHES["default"]["BACKEND"].endswith("RedisCache"):
 # Audit checkpoints are signed with a key from the environment or a file; refuse to start without a
 # readable, well-formed one rather than fail at the first seal.
 load_signing_key(REDLINE_AUDIT_SIGNING_KEY, REDLINE_AUDIT_SIGNING_KEY_FILE)
+# The webhook SSRF guard: receivers are https on public addresses, whatever the environment says.
+if env.bool("REDLINE_WEBHOOK_ALLOW_HTTP", default=False) or env.bool(
+    "REDLINE_WEBHOOK_ALLOW_LOOPBACK", default=False
+):
+    raise ImproperlyConfigured(
+        "REDLINE_WEBHOOK_ALLOW_HTTP and REDLINE_WEBHOOK_ALLOW_LOOPBACK are for tests and local use only."
+    )
+REDLINE_WEBHOOK_ALLOW_HTTP = False
+REDLINE_WEBHOOK_ALLOW_LOOPBACK = False
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
