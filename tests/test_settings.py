@@ -15,6 +15,7 @@ PRODUCTION_ENV = {
     "DJANGO_ALLOWED_HOSTS": "redline.example",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
     "CACHE_URL": "redis://127.0.0.1:6379/0",
+    "REDLINE_PUBLIC_BASE_URL": "https://redline.example",
     "REDLINE_AUDIT_SIGNING_KEY": base64.b64encode(bytes(range(32))).decode(),
 }
 
@@ -65,6 +66,17 @@ def test_production_needs_redis_for_the_cache_and_rate_limits():
     local = _manage("check", env={**PRODUCTION_ENV, "CACHE_URL": "locmemcache://"})
     assert local.returncode != 0
     assert "redis://" in local.stderr
+
+
+def test_production_needs_the_public_https_base_url_of_notification_links():
+    missing = _manage(
+        "check", env={k: v for k, v in PRODUCTION_ENV.items() if k != "REDLINE_PUBLIC_BASE_URL"}
+    )
+    assert missing.returncode != 0
+    assert "REDLINE_PUBLIC_BASE_URL must be set" in missing.stderr
+    plain = _manage("check", env={**PRODUCTION_ENV, "REDLINE_PUBLIC_BASE_URL": "http://redline.example"})
+    assert plain.returncode != 0
+    assert "https://" in plain.stderr
 
 
 def test_production_refuses_a_non_postgres_database():

@@ -31,6 +31,10 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set in production.")
 DATABASES = {"default": database_config(_required("DATABASE_URL"))}
+# Links in notification payloads point here; a localhost default would send readers nowhere.
+REDLINE_PUBLIC_BASE_URL = _required("REDLINE_PUBLIC_BASE_URL")
+if not REDLINE_PUBLIC_BASE_URL.startswith("https://"):
+    raise ImproperlyConfigured("REDLINE_PUBLIC_BASE_URL must be an https:// URL in production.")
 # Redis: one cache, and so one rate-limit count, shared by every web process.
 CACHES = {"default": env.cache_url_config(_required("CACHE_URL"))}
 if not CACHES["default"]["BACKEND"].endswith("RedisCache"):
