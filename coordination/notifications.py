@@ -103,51 +103,44 @@ def fan_out(event: OutboxEvent) -> None:
         return
     now = timezone.now()
     created: list[Delivery] = []
+
+    def deliver(principal: Principal, channel: str, **recipient: Any) -> None:
+        """One delivery per (event, recipient), rendered for what the recipient may see; none if it
+        may not see the incident. get_or_create: a re-dispatched event never delivers twice."""
+        seen = _visible(principal, incident.pk)
+        if seen is None:
+            return
+        delivery, was_created = Delivery.objects.get_or_create(
+            event=event,
+            **recipient,
+            defaults={
+                "channel": channel,
+                "payload": render_payload(event=event, incident=seen),
+                "next_attempt_at": now,
+            },
+        )
+        if was_created:
+            created.append(delivery)
+
     for endpoint in selectors.active_endpoints(subscriptions=subscriptions):
-        if not wants(
+        if wants(
             subscriptions=endpoint.subscriptions,
             org=endpoint.organization,
             topic=event.topic,
             incident=incident,
         ):
-            continue
-        seen = _visible(selectors.endpoint_principal(endpoint.organization), incident.pk)
-        if seen is None:
-            continue
-        delivery, was_created = Delivery.objects.get_or_create(
-            event=event,
-            endpoint=endpoint,
-            defaults={
-                "channel": Channel.WEBHOOK,
-                "payload": render_payload(event=event, incident=seen),
-                "next_attempt_at": now,
-            },
-        )
-        if was_created:
-            created.append(delivery)
+            deliver(selectors.endpoint_principal(endpoint.organization), Channel.WEBHOOK, endpoint=endpoint)
     for subscription in selectors.email_subscribers(subscriptions=subscriptions):
         membership = subscription.membership
-        if not wants(
+        if wants(
             subscriptions=subscription.subscriptions,
             org=membership.organization,
             topic=event.topic,
             incident=incident,
         ):
-            continue
-        seen = _visible(selectors.subscriber_principal_for_email(subscription), incident.pk)
-        if seen is None:
-            continue
-        delivery, was_created = Delivery.objects.get_or_create(
-            event=event,
-            user=membership.user,
-            defaults={
-                "channel": Channel.EMAIL,
-                "payload": render_payload(event=event, incident=seen),
-                "next_attempt_at": now,
-            },
-        )
-        if was_created:
-            created.append(delivery)
+            deliver(
+                selectors.subscriber_principal_for_email(subscription), Channel.EMAIL, user=membership.user
+            )
     ids = [str(delivery.pk) for delivery in created]
     if ids:
         transaction.on_commit(lambda: _enqueue(ids))
