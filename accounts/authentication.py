@@ -102,6 +102,25 @@ class ApiKeyAuthentication(BaseAuthentication):
         return f'{KEYWORD} realm="api"'
 
 
+def principal_for_user(user: Any) -> Principal | None:
+    """A signed-in user's principal: their membership's, a superuser without one as platform admin, and
+    None for an account that belongs to no organisation. The API and the browser pages both use it."""
+    if user is None or not user.is_authenticated:
+        return None
+    membership = membership_for_user(user_id=user.pk, org_id=None)
+    if membership is not None:
+        return principal_for_membership(membership)
+    if user.is_superuser:
+        return Principal(
+            kind="user",
+            label=user.get_username(),
+            role=Role.PLATFORM_ADMIN,
+            scopes=ROLE_SCOPES[Role.PLATFORM_ADMIN],
+            user_id=user.pk,
+        )
+    return None
+
+
 class SessionPrincipalAuthentication(SessionAuthentication):
     """Django's session (with CSRF enforced on unsafe methods), resolved to the user's membership."""
 
@@ -109,16 +128,7 @@ class SessionPrincipalAuthentication(SessionAuthentication):
         result = super().authenticate(request)
         if result is None:
             return None
-        user, _ = result
-        membership = membership_for_user(user_id=user.pk, org_id=None)
-        if membership is None:
-            if user.is_superuser:
-                return Principal(
-                    kind="user",
-                    label=user.get_username(),
-                    role=Role.PLATFORM_ADMIN,
-                    scopes=ROLE_SCOPES[Role.PLATFORM_ADMIN],
-                    user_id=user.pk,
-                ), None
+        principal = principal_for_user(result[0])
+        if principal is None:
             raise AuthenticationFailed("This account belongs to no organisation.")
-        return principal_for_membership(membership), None
+        return principal, None

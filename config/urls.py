@@ -1,7 +1,7 @@
 """URL map: the API under /api/v1/, its docs, the published JSON Schemas, the browser pages."""
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
@@ -44,15 +44,23 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("problems/<slug:code>", core_views.problem_type, name="problem-type"),
     path("api/v1/", include(api_v1)),
     path("schemas/<slug:name>/v1.json", json_schema, name="json-schema"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Sign-in, sign-out, password and MFA (TOTP, WebAuthn, recovery codes): django-allauth.
+    path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    # The browser pages (DESIGN 2: each app's views.py + forms.py, calling the same services and selectors).
+    path("", include("core.urls")),
+    path("", include("accounts.urls")),
+    path("", include("registry.urls")),
+    path("", include("incidents.urls")),
+    path("", include("coordination.urls")),
 ]
+
+# The Django admin signs in through the same login (and the same MFA) as every other page.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"

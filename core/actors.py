@@ -77,3 +77,9 @@ def principal_of(request: Any) -> Principal:
 def anonymous_principal() -> Principal:
     """DRF's UNAUTHENTICATED_USER: an anonymous caller is a principal too (it reads TLP:CLEAR)."""
     return ANONYMOUS
+
+
+def web_principal(request: Any) -> Principal:
+    """The acting principal of a browser page (accounts.middleware.PrincipalMiddleware sets it)."""
+    actor = getattr(request, "principal", None)
+    return actor if isinstance(actor, Principal) else ANONYMOUS

@@ -153,3 +153,24 @@ class EvaluationResultFactory(factory.django.DjangoModelFactory):
             scaffold=kwargs.pop("scaffold"),
             data=kwargs,
         )
+
+
+def enrol_totp(user: Any) -> str:
+    """Give `user` a TOTP authenticator (as the enrolment page would) and return its base32 secret."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).delete()
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
+def sign_in(client: Any, user: Any) -> None:
+    """force_login for tests, after enrolling the second factor the MFA policy requires of this user's
+    role (reviewers, regulators, admins): what a real sign-in leaves behind."""
+    from accounts.mfa import needs_enrolment
+
+    if needs_enrolment(user):
+        enrol_totp(user)
+    client.force_login(user)

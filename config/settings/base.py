@@ -25,6 +25,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django.contrib.humanize",
+    "django.forms",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "django_htmx",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -46,12 +52,17 @@ MIDDLEWARE = [
     "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.PrincipalMiddleware",
+    "accounts.middleware.MfaEnrolmentMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
+FORM_RENDERER = "core.forms.RedlineFormRenderer"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -64,6 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.principal",
             ],
         },
     },
@@ -111,9 +123,33 @@ STORAGES = {
 MEDIA_ROOT = BASE_DIR / "var" / "media"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
+
+# Sign-in (django-allauth): accounts are created by organisation admins, never by sign-up; reviewers,
+# regulators and platform admins must enrol a second factor (TOTP or a WebAuthn security key) before any
+# other page (accounts.middleware.MfaEnrolmentMiddleware); recovery codes come with the first factor.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_ADAPTER = "accounts.adapters.InviteOnlyAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = "Redline"
+MFA_PASSKEY_LOGIN_ENABLED = False
+# WebAuthn needs a secure origin; only local development (DEBUG, http://127.0.0.1) relaxes that.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+REDLINE_MFA_REQUIRED_ROLES = ["reviewer", "regulator", "platform_admin"]
+# Idle browser sessions end after 8 hours; the cookie dies with the browser.
+SESSION_COOKIE_AGE = env.int("REDLINE_SESSION_SECONDS", default=8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # Request bodies: JSON is capped at 1 MiB; uploads (evaluation logs) have their own cap.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

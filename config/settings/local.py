@@ -38,3 +38,4 @@ if not _database_url:
 DATABASES = {"default": database_config(_database_url)}
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from accounts.models import ApiKey, Organization, Role, Scope
 from core.models import AuditEvent, IdempotencyRecord
 from tests.conftest import client_for_key
-from tests.factories import MembershipFactory, issue_key
+from tests.factories import MembershipFactory, issue_key, sign_in
 from tests.problems import assert_problem, field_error_codes
 
 KEYS = "/api/v1/api-keys/"
@@ -108,7 +108,7 @@ def test_a_retried_key_creation_does_not_store_the_secret_in_the_idempotency_rec
 def test_lab_admin_session_user_creates_a_key_recorded_as_created_by_them(lab_a):
     membership = MembershipFactory(organization=lab_a, role=Role.LAB_ADMIN)
     client = APIClient()
-    client.force_login(membership.user)
+    sign_in(client, membership.user)
 
     response = _create(client)
 
@@ -266,7 +266,7 @@ def test_submitter_key_cannot_revoke_a_key(submitter_client, lab_a):
 def test_submitter_session_user_cannot_list_or_create_keys(lab_a):
     membership = MembershipFactory(organization=lab_a, role=Role.LAB_SUBMITTER)
     client = APIClient()
-    client.force_login(membership.user)
+    sign_in(client, membership.user)
 
     assert_problem(client.get(KEYS), 403)
     assert_problem(_create(client), 403)

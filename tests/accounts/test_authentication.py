@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.authentication import principal_for_key, principal_for_membership
 from accounts.models import ROLE_SCOPES, ApiKey, Role, Scope
 from registry.models import AgentScaffold
-from tests.factories import MembershipFactory, UserFactory, issue_key
+from tests.factories import MembershipFactory, UserFactory, issue_key, sign_in
 from tests.problems import assert_problem
 
 PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
@@ -17,18 +18,19 @@ KEYS = "/api/v1/api-keys/"
 NEW_KEY = {"name": "ci-pipeline", "role": "lab_submitter", "scopes": ["registry:write"]}
 
 
-def _login(client: Client, username: str, password: str = PASSWORD) -> None:
+def _login(client: Client, username: str, password: str = PASSWORD) -> HttpResponse:
     """Sign in through the login form, as a browser does (CSRF token from the form's cookie)."""
     client.get("/accounts/login/")
     response = client.post(
         "/accounts/login/",
         {
-            "username": username,
+            "login": username,
             "password": password,
             "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
         },
     )
     assert response.status_code in (200, 302)
+    return response
 
 
 @pytest.fixture
@@ -82,7 +84,7 @@ def test_a_session_post_with_the_csrf_token_is_accepted(lab_admin_user):
 def test_a_session_registry_write_without_csrf_writes_nothing(lab_a):
     user = MembershipFactory(organization=lab_a, role=Role.LAB_SUBMITTER).user
     client = APIClient(enforce_csrf_checks=True)
-    client.force_login(user)
+    sign_in(client, user)
 
     response = client.post("/api/v1/scaffolds/", {"name": "x", "version": "1"}, format="json")
 
@@ -103,7 +105,7 @@ def test_an_api_key_request_needs_no_csrf_token(lab_a):
 def test_a_logged_in_user_without_membership_is_refused_by_the_api(db):
     user = UserFactory()
     client = APIClient()
-    client.force_login(user)
+    sign_in(client, user)
 
     assert "no organisation" in assert_problem(client.get(KEYS), 401, "authentication_failed")["detail"]
     assert_problem(
@@ -127,7 +129,7 @@ def test_a_session_user_acts_with_the_scopes_of_their_role_only(lab_a, regulator
 def test_a_submitter_session_user_lacks_the_scope_to_create_keys(lab_a):
     user = MembershipFactory(organization=lab_a, role=Role.LAB_SUBMITTER).user
     client = APIClient()
-    client.force_login(user)
+    sign_in(client, user)
 
     assert_problem(client.post(KEYS, NEW_KEY, format="json"), 403, "insufficient_scope")
 

@@ -10,6 +10,7 @@ from standardwebhooks.webhooks import Webhook
 from accounts.models import Role
 from coordination.models import Delivery
 from tests.coordination.helpers import lab_member, submit
+from tests.factories import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,7 +109,7 @@ def test_a_member_chooses_email_topics_and_an_api_key_cannot(client_a, lab_a):
     from rest_framework.test import APIClient
 
     browser = APIClient()
-    browser.force_login(member.user)
+    sign_in(browser, member.user)
     assert browser.get("/api/v1/email-subscription").json() == {"subscriptions": []}
     put = browser.put("/api/v1/email-subscription", {"subscriptions": ["own_reports"]}, format="json")
     assert put.status_code == 200 and put.json() == {"subscriptions": ["own_reports"]}

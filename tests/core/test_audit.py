@@ -14,7 +14,7 @@ from accounts.models import ApiKey, Organization, Role
 from core.models import AuditEvent
 from registry.models import AgentScaffold
 from tests.conftest import client_for_key
-from tests.factories import MembershipFactory, issue_key
+from tests.factories import MembershipFactory, issue_key, sign_in
 
 SCAFFOLDS = "/api/v1/scaffolds/"
 
@@ -105,7 +105,7 @@ def test_an_api_write_records_actor_target_and_the_callers_request_id(lab_a):
 def test_a_session_users_write_is_recorded_as_that_user(lab_a):
     membership = MembershipFactory(organization=lab_a, role=Role.LAB_ADMIN)
     client = APIClient()
-    client.force_login(membership.user)
+    sign_in(client, membership.user)
 
     response = client.post(
         "/api/v1/api-keys/",

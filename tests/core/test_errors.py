@@ -17,7 +17,7 @@ from accounts.models import Organization, Role
 from core.api.errors import problem_exception_handler
 from core.views import server_error
 from tests.conftest import client_for_key
-from tests.factories import MembershipFactory, OrganizationFactory, issue_key
+from tests.factories import MembershipFactory, OrganizationFactory, issue_key, sign_in
 from tests.problems import assert_problem
 
 
@@ -149,7 +149,7 @@ def test_a_401_to_a_presented_key_is_not_stored_by_caches(db):
 
 def test_session_api_responses_are_not_stored_by_caches(lab_a):
     client = APIClient()
-    client.force_login(MembershipFactory(organization=lab_a, role=Role.LAB_ADMIN).user)
+    sign_in(client, MembershipFactory(organization=lab_a, role=Role.LAB_ADMIN).user)
 
     response = client.get("/api/v1/api-keys/")
 

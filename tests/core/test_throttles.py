@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from core.api.throttles import AnonymousRateThrottle, PrincipalRateThrottle
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +47,6 @@ def test_anonymous_callers_are_counted_per_address_not_per_claimed_forwarded_for
 
 
 def test_a_session_user_is_counted_as_the_user(client, lab_a):
-    client.force_login(MembershipFactory(organization=lab_a).user)
+    sign_in(client, MembershipFactory(organization=lab_a).user)
     assert [client.get(URL).status_code for _ in range(3)] == [200, 200, 200]
     assert client.get(URL).status_code == 429

@@ -19,7 +19,7 @@ from accounts.models import Membership, Organization, Role
 from core.enums import TLP
 from incidents import services
 from incidents.models import Incident, IncidentRecipient
-from tests.factories import MembershipFactory, OrganizationFactory
+from tests.factories import MembershipFactory, OrganizationFactory, sign_in
 
 TLPS = [t.value for t in TLP]
 ALL = set(TLPS)
@@ -89,7 +89,7 @@ def build_world() -> World:
     clients: dict[str, APIClient] = {"anonymous": APIClient()}
     for name, membership in memberships.items():
         client = APIClient()
-        client.force_login(membership.user)
+        sign_in(client, membership.user)
         clients[name] = client
     return World(incidents=incidents, clients=clients, orgs=orgs, memberships=memberships)
 

@@ -15,7 +15,7 @@ from accounts.authentication import principal_for_membership
 from accounts.models import Role
 from core.models import AuditEvent
 from incidents import services
-from tests.factories import AgentScaffoldFactory, FrontierModelFactory, MembershipFactory, issue_key
+from tests.factories import AgentScaffoldFactory, FrontierModelFactory, MembershipFactory, issue_key, sign_in
 from tests.incidents import matrix
 from tests.incidents.matrix import EXPECTED, TLPS, World
 from tests.problems import assert_problem
@@ -39,7 +39,7 @@ def _events(client: APIClient, **params: str) -> list[dict]:
 def _platform_admin(world: World, org: str = "us") -> APIClient:
     membership = MembershipFactory(organization=world.orgs[org], role=Role.PLATFORM_ADMIN)
     client = APIClient()
-    client.force_login(membership.user)
+    sign_in(client, membership.user)
     return client
 
 

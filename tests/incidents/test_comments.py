@@ -12,7 +12,7 @@ from accounts.models import Role
 from core.models import AuditEvent
 from incidents import services
 from incidents.models import Comment
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, sign_in
 from tests.incidents import matrix
 from tests.incidents.matrix import EXPECTED, PRINCIPALS, TLPS, World
 from tests.problems import assert_problem
@@ -100,7 +100,7 @@ def test_a_lab_never_sees_internal_comments_on_its_own_report_even_with_an_api_k
 def test_another_member_of_the_submitting_lab_reads_shared_comments_but_not_a_red_report(world, client):
     _seed(world)
     colleague = MembershipFactory(organization=world.orgs["lab_a"], role=Role.LAB_SUBMITTER)
-    client.force_login(colleague.user)
+    sign_in(client, colleague.user)
 
     assert len(client.get(_url(world, "amber")).json()["results"]) == 2
     assert_problem(client.get(_url(world, "red")), 404)  # TLP:RED: only the named recipients

@@ -40,7 +40,7 @@ from incidents.deadlines import (
 )
 from incidents.models import EUCategory, Incident, IncidentDeadline, IncidentStatus
 from incidents.tasks import send_deadline_notices
-from tests.factories import MembershipFactory, OrganizationFactory
+from tests.factories import MembershipFactory, OrganizationFactory, sign_in
 from tests.problems import assert_problem
 
 URL = "/api/v1/incidents/"
@@ -361,7 +361,7 @@ class World:
 
     def client(self, membership: Membership) -> APIClient:
         client = APIClient()
-        client.force_login(membership.user)
+        sign_in(client, membership.user)
         return client
 
 
@@ -627,7 +627,7 @@ def test_a_reviewer_filters_the_queue_to_overdue_reports(world, queue):
 
 def test_the_overdue_filter_keeps_the_visibility_rule(world, queue):
     lab = APIClient()
-    lab.force_login(Membership.objects.get(organization__country="US", role=Role.LAB_SUBMITTER).user)
+    sign_in(lab, Membership.objects.get(organization__country="US", role=Role.LAB_SUBMITTER).user)
 
     assert listed(lab, queue, overdue="true") == {"invisible"}
 
@@ -682,7 +682,7 @@ def test_the_list_and_detail_take_a_fixed_number_of_queries(world, queue, django
 
 def test_the_published_schema_accepts_a_resolution_time(world, clock):
     client = APIClient()
-    client.force_login(Membership.objects.get(organization=world.lab).user)
+    sign_in(client, Membership.objects.get(organization=world.lab).user)
     body = {
         "record_class": "real_world_incident",
         "title": "Resolved",

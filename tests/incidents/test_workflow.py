@@ -24,7 +24,7 @@ from core.models import AuditEvent, OutboxEvent
 from incidents import services, workflows
 from incidents.models import Incident, IncidentStatus, IncidentTransition
 from incidents.workflows import TRANSITIONS, Action, Party
-from tests.factories import MembershipFactory, OrganizationFactory
+from tests.factories import MembershipFactory, OrganizationFactory, sign_in
 from tests.problems import assert_problem
 
 URL = "/api/v1/incidents/"
@@ -61,7 +61,7 @@ class World:
 
     def client(self, name: str) -> APIClient:
         client = APIClient()
-        client.force_login(self.memberships[name].user)
+        sign_in(client, self.memberships[name].user)
         return client
 
     def params(self, action: str) -> dict[str, str]:

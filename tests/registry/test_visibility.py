@@ -13,6 +13,7 @@ from tests.factories import (
     FrontierModelFactory,
     MembershipFactory,
     OrganizationFactory,
+    sign_in,
 )
 
 pytestmark = pytest.mark.django_db
@@ -150,7 +151,7 @@ def test_a_clear_result_is_hidden_once_its_model_is_raised_out_of_sight(lab_b, c
 def test_a_regulator_signed_in_through_the_session_sees_amber(records, regulator_org):
     membership = MembershipFactory(organization=regulator_org, role=Role.REGULATOR)
     client = APIClient()
-    client.force_login(membership.user)
+    sign_in(client, membership.user)
 
     models = _labels(records["models"], _listed(client, "/api/v1/models/")) - {"host-us"}
 
