@@ -62,3 +62,22 @@ class SecurityHeadersMiddleware:
             # What an API read returns depends on who asks (TLP): a shared cache must key on the credentials.
             patch_vary_headers(response, ("Authorization", "Cookie"))
         return response
+
+
+class DomainErrorPageMiddleware:
+    """A service error (core.errors.DomainError) that escapes a browser view becomes a page with its status
+    (404 for out-of-scope records, 403, 409, ...). The API renders the same errors as problem+json itself."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from core.errors import DomainError
+        from core.web import domain_error_page
+
+        if isinstance(exception, DomainError) and not request.path.startswith("/api/"):
+            return domain_error_page(request, exception)
+        return None

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
+    "core.middleware.DomainErrorPageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
