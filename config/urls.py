@@ -19,6 +19,9 @@ from incidents.api.audit_views import (
 from incidents.api.views import AuditEventViewSet, IncidentViewSet
 from registry.api.views import AgentScaffoldViewSet, EvaluationResultViewSet, FrontierModelViewSet
 
+# The Django admin signs in through the same login (and the same MFA) as every other page.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
+
 router = OptionalSlashRouter()
 router.register("organizations", OrganizationViewSet, basename="organization")
 router.register("models", FrontierModelViewSet, basename="model")
@@ -58,9 +61,6 @@ urlpatterns = [
     path("", include("incidents.urls")),
     path("", include("coordination.urls")),
 ]
-
-# The Django admin signs in through the same login (and the same MFA) as every other page.
-admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"

@@ -1,0 +1,123 @@
+"""Sign-in and the MFA policy: reviewers, regulators and admins enrol a second factor before anything else;
+signing in then takes the password and the TOTP code; the Django admin uses the same login."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from allauth.mfa.models import Authenticator
+from django.test import Client
+
+from accounts.mfa import needs_enrolment
+from accounts.models import Role
+from tests.factories import MembershipFactory, UserFactory, enrol_totp, issue_key, sign_in, totp_code
+from tests.problems import assert_problem
+
+PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
+
+
+def _password_step(client: Client, username: str) -> str:
+    response = client.post("/accounts/login/", {"login": username, "password": PASSWORD})
+    assert response.status_code == 302, response.content[:400]
+    return response["Location"]
+
+
+@pytest.mark.parametrize("role", [Role.REVIEWER, Role.REGULATOR])
+def test_oversight_staff_without_a_second_factor_reach_only_enrolment(regulator_org, role):
+    user = MembershipFactory(organization=regulator_org, role=role).user
+    client = Client()
+    assert _password_step(client, user.username) == "/dashboard/"
+
+    page = client.get("/dashboard/")
+    assert page.status_code == 302
+    assert page["Location"] == "/accounts/2fa/"
+    assert client.get("/incidents/").status_code == 302
+    assert_problem(client.get("/api/v1/incidents/"), 403, "mfa_enrolment_required")
+    # Enrolment itself and sign-out stay reachable.
+    assert client.get("/accounts/2fa/").status_code == 200
+    assert client.get("/accounts/reauthenticate/").status_code == 200
+
+
+def test_enrolling_totp_through_the_page_opens_the_service_and_issues_recovery_codes(regulator_org):
+    user = MembershipFactory(organization=regulator_org, role=Role.REVIEWER).user
+    client = Client()
+    _password_step(client, user.username)
+    # allauth asks for the password once more before a security change (reauthentication).
+    assert client.get("/accounts/2fa/totp/activate/")["Location"].startswith("/accounts/reauthenticate/")
+    assert client.post("/accounts/reauthenticate/", {"password": PASSWORD}).status_code == 302
+    page = client.get("/accounts/2fa/totp/activate/").content.decode()
+    secret = re.search(r'id="authenticator_secret"[^>]*value="([A-Z2-7]{16,})"', page)
+    assert secret is not None, "the activation page shows the TOTP secret"
+
+    wrong = client.post("/accounts/2fa/totp/activate/", {"code": "000000"})
+    assert wrong.status_code == 200 and needs_enrolment(user)
+    response = client.post("/accounts/2fa/totp/activate/", {"code": totp_code(secret[1])})
+
+    assert response.status_code == 302
+    assert not needs_enrolment(user)
+    assert Authenticator.objects.filter(user=user, type=Authenticator.Type.RECOVERY_CODES).exists()
+    assert client.get("/dashboard/").status_code == 200
+    assert client.get("/api/v1/incidents/").status_code == 200
+
+
+def test_signing_in_with_totp_takes_the_password_then_the_code(regulator_org):
+    user = MembershipFactory(organization=regulator_org, role=Role.REVIEWER).user
+    secret = enrol_totp(user)
+    client = Client()
+
+    assert _password_step(client, user.username) == "/accounts/2fa/authenticate/"
+    assert client.get("/dashboard/").status_code == 302  # not signed in before the code
+    assert client.post("/accounts/2fa/authenticate/", {"code": "123456"}).status_code == 200
+    response = client.post("/accounts/2fa/authenticate/", {"code": totp_code(secret)})
+
+    assert response.status_code == 302
+    assert client.get("/dashboard/").status_code == 200
+
+
+def test_a_lab_member_needs_no_second_factor(lab_a):
+    user = MembershipFactory(organization=lab_a, role=Role.LAB_ADMIN).user
+    client = Client()
+    assert _password_step(client, user.username) == "/dashboard/"
+    assert client.get("/dashboard/").status_code == 200
+
+
+def test_api_keys_of_oversight_orgs_are_not_held_at_the_gate(regulator_org):
+    _, plaintext = issue_key(regulator_org, Role.REGULATOR)
+    client = Client(HTTP_AUTHORIZATION=f"Api-Key {plaintext}")
+    assert client.get("/api/v1/incidents/").status_code == 200
+
+
+def test_the_admin_signs_in_through_the_same_login_and_needs_mfa(db):
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    anonymous = Client()
+    response = anonymous.get("/admin/")
+    assert response.status_code == 302
+    login = anonymous.get(response["Location"])
+    assert login.status_code == 302 and login["Location"].startswith("/accounts/login/")
+
+    client = Client()
+    client.force_login(admin)
+    assert client.get("/admin/")["Location"] == "/accounts/2fa/"  # staff must enrol first
+    sign_in(client, admin)
+    assert client.get("/admin/").status_code == 200
+
+
+def test_nobody_signs_up_by_themselves(db):
+    client = Client()
+    response = client.post(
+        "/accounts/signup/", {"username": "mallory", "password1": PASSWORD, "password2": PASSWORD}
+    )
+    assert response.status_code in (200, 302)
+    from django.contrib.auth import get_user_model
+
+    assert not get_user_model().objects.filter(username="mallory").exists()
+
+
+def test_pages_carry_a_strict_content_security_policy(db):
+    response = Client().get("/accounts/login/")
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    html = response.content.decode()
+    assert "<script>" not in html and " style=" not in html and "onclick" not in html
