@@ -45,6 +45,11 @@ class Command(BaseCommand):
         ]
         for username, org, role, _ in USERS:
             lines.append(f"    {username:<14} {credentials.passwords[username]:<18} {org:<13} {role}")
+        lines.append(
+            "  reviewer, regulator and admin enrol an authenticator app (TOTP) or a security key at "
+            "their first "
+            "sign-in (MFA is required for those roles); lab accounts sign in with the password alone."
+        )
         lines += ["", "  API keys (one per demo lab; send as 'Authorization: Api-Key <key>'):"]
         for org, key in credentials.api_keys.items():
             lines.append(f"    {org:<11} {key}")
