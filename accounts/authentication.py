@@ -128,7 +128,13 @@ class SessionPrincipalAuthentication(SessionAuthentication):
         result = super().authenticate(request)
         if result is None:
             return None
-        principal = principal_for_user(result[0])
-        if principal is None:
+        user = result[0]
+        # accounts.middleware.request_principal's, when the MFA gate has resolved it for this request
+        carried = getattr(request._request, "_redline_principal", None)
+        if carried is not None and carried.user_id == user.pk:
+            principal = carried
+        else:
+            principal = principal_for_user(user)
+        if principal is None or not principal.is_authenticated:
             raise AuthenticationFailed("This account belongs to no organisation.")
         return principal, None

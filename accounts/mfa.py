@@ -9,11 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.mfa.models import Authenticator
+from allauth.mfa.signals import authenticator_removed, authenticator_reset
 from django.conf import settings
+from django.dispatch import receiver
+from django.http import HttpRequest
 
 from accounts.models import Membership
+from core.actors import Principal
 
 SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+# The session remembers that its user holds a second factor, so the gate costs no query per request;
+# removing or resetting a factor forgets it (below), and a new sign-in starts a new session.
+_ENROLLED_SESSION_KEY = "redline_mfa_enrolled"
 
 
 def mfa_required(user: Any) -> bool:
@@ -29,6 +36,35 @@ def has_second_factor(user: Any) -> bool:
     return Authenticator.objects.filter(user_id=user.pk, type__in=SECOND_FACTORS).exists()
 
 
-def needs_enrolment(user: Any) -> bool:
-    """True while an account the policy covers has no second factor yet."""
-    return mfa_required(user) and not has_second_factor(user)
+def needs_enrolment(
+    user: Any, *, request: HttpRequest | None = None, principal: Principal | None = None
+) -> bool:
+    """True while an account the policy covers has no second factor yet.
+
+    With a request, the verdict "has a second factor" is kept in the session; with the request's
+    principal, the role comes from it rather than from another membership query. The role itself is
+    never cached: a promotion to reviewer is gated on the next request."""
+    if not user.is_authenticated:
+        return False
+    if principal is not None and principal.user_id == user.pk and not (user.is_staff or user.is_superuser):
+        required = principal.role in settings.REDLINE_MFA_REQUIRED_ROLES
+    else:
+        required = mfa_required(user)
+    if not required:
+        return False
+    session = getattr(request, "session", None)
+    if session is not None and session.get(_ENROLLED_SESSION_KEY) == user.pk:
+        return False
+    if not has_second_factor(user):
+        return True
+    if session is not None:
+        session[_ENROLLED_SESSION_KEY] = user.pk
+    return False
+
+
+@receiver(authenticator_removed)
+@receiver(authenticator_reset)
+def _forget_enrolment(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+    session = getattr(request, "session", None)
+    if session is not None:
+        session.pop(_ENROLLED_SESSION_KEY, None)

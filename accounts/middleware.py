@@ -28,11 +28,18 @@ class PrincipalMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        def resolve() -> Principal:
-            return principal_for_user(getattr(request, "user", None)) or ANONYMOUS
-
-        request.principal = SimpleLazyObject(resolve)  # type: ignore[attr-defined]
+        request.principal = SimpleLazyObject(lambda: request_principal(request))  # type: ignore[attr-defined]
         return self.get_response(request)
+
+
+def request_principal(request: HttpRequest) -> Principal:
+    """The signed-in user's principal, resolved once per request: the pages, the MFA gate and the API's
+    session authentication share it instead of each loading the membership again."""
+    cached = getattr(request, "_redline_principal", None)
+    if cached is None:
+        cached = principal_for_user(getattr(request, "user", None)) or ANONYMOUS
+        request._redline_principal = cached  # type: ignore[attr-defined]
+    return cached
 
 
 class MfaEnrolmentMiddleware:
@@ -48,7 +55,7 @@ class MfaEnrolmentMiddleware:
             user is not None
             and user.is_authenticated
             and not request.path.startswith(_ENROLMENT_OPEN_PREFIXES)
-            and needs_enrolment(user)
+            and needs_enrolment(user, request=request, principal=request_principal(request))
         ):
             if request.path.startswith("/api/") and "HTTP_AUTHORIZATION" not in request.META:
                 return problem_json_response(

@@ -44,3 +44,6 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {"principal": "1000000/min", "anonymous": "1000000/min"},
 }
+# Deadline tests move the clock by days with a signed-in client; the 8-hour production session would end
+# under them. base.py's value is what deployments get.
+SESSION_COOKIE_AGE = 90 * 86400

@@ -121,3 +121,33 @@ def test_pages_carry_a_strict_content_security_policy(db):
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
     html = response.content.decode()
     assert "<script>" not in html and " style=" not in html and "onclick" not in html
+
+
+def test_a_promotion_into_a_covered_role_is_gated_on_the_next_request(lab_a):
+    membership = MembershipFactory(organization=lab_a, role=Role.LAB_ADMIN)
+    client = Client()
+    sign_in(client, membership.user)
+    assert client.get("/dashboard/").status_code == 200
+
+    membership.role = Role.PLATFORM_ADMIN
+    membership.save(update_fields=["role"])
+
+    assert client.get("/dashboard/")["Location"] == "/accounts/2fa/"
+
+
+def test_removing_the_second_factor_closes_the_service_again(regulator_org):
+    user = MembershipFactory(organization=regulator_org, role=Role.REVIEWER).user
+    client = Client()
+    _password_step(client, user.username)
+    client.post("/accounts/reauthenticate/", {"password": PASSWORD})
+    page = client.get("/accounts/2fa/totp/activate/").content.decode()
+    secret = re.search(r'id="authenticator_secret"[^>]*value="([A-Z2-7]{16,})"', page)
+    assert secret is not None
+    client.post("/accounts/2fa/totp/activate/", {"code": totp_code(secret[1])})
+    assert client.get("/dashboard/").status_code == 200  # the session now remembers the factor
+
+    deactivated = client.post("/accounts/2fa/totp/deactivate/")
+
+    assert deactivated.status_code == 302
+    assert not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+    assert client.get("/dashboard/")["Location"] == "/accounts/2fa/"
