@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.mfa.models import Authenticator
-from allauth.mfa.signals import authenticator_removed, authenticator_reset
+from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
+from django.contrib.auth.signals import user_logged_in
 from django.conf import settings
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -60,6 +61,15 @@ def needs_enrolment(
     if session is not None:
         session[_ENROLLED_SESSION_KEY] = user.pk
     return False
+
+
+@receiver(user_logged_in)
+@receiver(authenticator_added)
+def _note_enrolment(sender: Any, request: HttpRequest | None = None, user: Any = None, **kwargs: Any) -> None:
+    """Signing in or adding a factor records it in the session, so the first page pays no extra query."""
+    session = getattr(request, "session", None)
+    if session is not None and user is not None and has_second_factor(user):
+        session[_ENROLLED_SESSION_KEY] = user.pk
 
 
 @receiver(authenticator_removed)
