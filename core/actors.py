@@ -69,9 +69,11 @@ SYSTEM = Principal(kind="system", label="system", role="platform_admin")
 
 
 def principal_of(request: Any) -> Principal:
-    """The acting principal of a DRF request (the authentication classes put it in request.user)."""
+    """The acting principal of a DRF request (the authentication classes put it in request.user), or of a
+    browser page (accounts.middleware puts it in request.principal): shared code such as the FilterSets
+    takes either request."""
     user = getattr(request, "user", None)
-    return user if isinstance(user, Principal) else ANONYMOUS
+    return user if isinstance(user, Principal) else web_principal(request)
 
 
 def anonymous_principal() -> Principal:

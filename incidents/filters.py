@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from core.actors import Principal, principal_of
 from core.enums import TLP, ScenarioType
 from incidents import selectors
 from incidents.models import (
@@ -75,12 +76,43 @@ class IncidentFilter(df.FilterSet):
         help_text="Has a deadline not met under this regime.",
     )
 
+    # Who holds the report in review (the triage queue's "Assigned to me"). Read together in
+    # filter_queryset; outside triage staff they narrow to the caller's own organisation's reports
+    # (selectors.incident_assignee_q).
+    assignee = df.CharFilter(
+        method="filter_assignee",
+        max_length=150,
+        help_text=(
+            "Username of the reviewer holding the report, or `me`. Reviewers, regulators and platform "
+            "admins filter every report they see; others their own organisation's reports only."
+        ),
+    )
+    unassigned = df.TypedChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        coerce=lambda value: value == "true",
+        method="filter_assignee",
+        help_text="true: no reviewer holds the report; false: one does (scoped like `assignee`).",
+    )
+
+    def filter_assignee(self, queryset: QuerySet[Incident], name: str, value: Any) -> QuerySet[Incident]:
+        return queryset  # applied together in filter_queryset
+
+    def actor(self) -> Principal:
+        """The caller: DRF's authenticated principal (API keys too), else the browser page's."""
+        return principal_of(self.request)
+
     def filter_deadlines(self, queryset: QuerySet[Incident], name: str, value: Any) -> QuerySet[Incident]:
         return queryset  # applied together in filter_queryset
 
     def filter_queryset(self, queryset: QuerySet[Incident]) -> QuerySet[Incident]:
         queryset = super().filter_queryset(queryset)
         data = self.form.cleaned_data
+        assignee, unassigned = data.get("assignee") or "", data.get("unassigned")
+        unassigned = unassigned if isinstance(unassigned, bool) else None  # an empty choice is ''
+        if assignee or unassigned is not None:
+            queryset = queryset.filter(
+                selectors.incident_assignee_q(actor=self.actor(), assignee=assignee, unassigned=unassigned)
+            )
         overdue, due_before, regime = data.get("overdue"), data.get("due_before"), data.get("regime")
         if overdue is None and due_before is None and not regime:
             return queryset

@@ -576,3 +576,25 @@ class IncidentDeadline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident_id}: {self.regime} {self.stage} #{self.sequence} due {self.due_at:%Y-%m-%d}"
+
+
+class IncidentDraft(models.Model):
+    """A report being written in the browser, step by step (issue 5): the submission form's values as the
+    API would receive them, saved as the author goes so it survives sign-out. A draft is not a report: it
+    has no public id, never appears in a list, export, feed or the API, is private to its author within
+    their organisation, and is deleted when it is filed (services.incident_draft_submit)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    step = models.CharField(max_length=16, default="what", help_text="The step the author was last on.")
+    data = models.JSONField(default=dict, blank=True, help_text="The submission so far, in the API's shape.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "id"]
+        indexes = [models.Index(fields=["owner", "org", "-updated_at"], name="incident_draft_owner_idx")]
+
+    def __str__(self) -> str:
+        return f"draft {self.pk} by {self.owner_id}"

@@ -16,6 +16,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     Exists,
     ExpressionWrapper,
     F,
@@ -30,10 +31,10 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce, Concat, Least, Replace, Substr
+from django.db.models.functions import Cast, Coalesce, Concat, Least, Replace, Substr, TruncMonth
 from django.utils import timezone
 
-from accounts.models import Role
+from accounts.models import Membership, Role
 from accounts.selectors import OVERSIGHT_KINDS, tlp_visibility_q
 from core.actors import Principal
 from core.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
@@ -46,10 +47,12 @@ from incidents.models import (
     Evidence,
     Incident,
     IncidentDeadline,
+    IncidentDraft,
     IncidentModel,
     IncidentRecipient,
     IncidentRevision,
     IncidentStatus,
+    IncidentTransition,
 )
 from registry.models import FrontierModel
 from registry.selectors import frontier_model_list
@@ -547,3 +550,246 @@ def duplicate_candidates(*, actor: Principal, incident: Incident, limit: int = 1
         )
         for public_id, title, status, submitted_at, score, model, scenario, window, rank in rows
     ]
+
+
+# --- the dashboard: counts grouped in the database; small cross-organisation counts suppressed -------
+
+
+@dataclass(frozen=True)
+class SuppressedCount:
+    """A dashboard count split into the viewer's own organisation's records and everyone else's.
+
+    DESIGN 4: dashboard aggregates suppress small counts. A count of other organisations' records from 1
+    to threshold-1 is never shown exactly (nor drawn to scale), so nobody learns that a single other lab
+    filed a report of some rare kind; the viewer's own records are never suppressed."""
+
+    own: int
+    others: int
+    threshold: int
+
+    @property
+    def suppressed(self) -> bool:
+        return 0 < self.others < self.threshold
+
+    @property
+    def value(self) -> int | None:
+        """The exact total, or None when it would reveal a small count of other organisations' records."""
+        return None if self.suppressed else self.own + self.others
+
+    @property
+    def display(self) -> str:
+        if not self.suppressed:
+            return str(self.own + self.others)
+        band = f"<{self.threshold}"
+        return band if self.own == 0 else f"{self.own} + {band}"
+
+
+def small_count_threshold() -> int:
+    return int(getattr(settings, "REDLINE_SMALL_COUNT_THRESHOLD", 5))
+
+
+def suppress_count(*, own: int, others: int, threshold: int | None = None) -> SuppressedCount:
+    return SuppressedCount(
+        own=own, others=others, threshold=small_count_threshold() if threshold is None else threshold
+    )
+
+
+@dataclass(frozen=True)
+class DashboardSummary:
+    """What the dashboard shows, every number scoped to the viewer (incident_list)."""
+
+    by_state: dict[str, SuppressedCount]
+    by_severity: dict[str, SuppressedCount]
+    by_scenario: dict[str, SuppressedCount]
+    per_month: list[tuple[datetime, SuppressedCount]]
+    deadlines: list[IncidentDeadline]
+    my_queue: list[Incident]
+    now: datetime
+
+
+DASHBOARD_GROUPS = ("status", "severity", "scenario_type")
+
+
+def _grouped_counts(actor: Principal, queryset: QuerySet[Incident], field: str) -> dict[Any, SuppressedCount]:
+    own = Count("pk", filter=Q(owner_org_id=actor.org_id)) if actor.org_id is not None else Value(0)
+    rows = queryset.order_by().values(field).annotate(total=Count("pk"), own=own)
+    threshold = small_count_threshold()
+    return {
+        row[field]: SuppressedCount(own=row["own"], others=row["total"] - row["own"], threshold=threshold)
+        for row in rows
+    }
+
+
+def dashboard_summary(
+    *,
+    actor: Principal,
+    now: datetime | None = None,
+    months: int = 12,
+    due_soon_hours: int = 72,
+    limit: int = 50,
+) -> DashboardSummary:
+    """The dashboard's numbers for `actor`: open incidents by state, severity and scenario, incidents
+    submitted per month (the last `months`, this one included), open deadlines overdue or due within
+    `due_soon_hours`, and a reviewer's own queue. Counts are GROUP BY queries over the visible incidents;
+    other organisations' small counts are suppressed (SuppressedCount)."""
+    from incidents.workflows import OPEN_STATES
+
+    now = now or timezone.now()
+    visible = incident_list(actor=actor)
+    open_incidents = visible.filter(status__in=OPEN_STATES)
+    groups = {field: _grouped_counts(actor, open_incidents, field) for field in DASHBOARD_GROUPS}
+
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    starts = [first]
+    for _ in range(months - 1):
+        starts.append((starts[-1] - timedelta(days=1)).replace(day=1))
+    starts.reverse()
+    monthly = _grouped_counts(
+        actor,
+        visible.exclude(status=IncidentStatus.DRAFT)
+        .filter(submitted_at__gte=starts[0])
+        .annotate(month=TruncMonth("submitted_at")),
+        "month",
+    )
+    empty = suppress_count(own=0, others=0)
+    per_month = [(start, monthly.get(start, empty)) for start in starts]
+
+    deadlines = list(
+        IncidentDeadline.objects.filter(
+            incident_id__in=open_incidents.values("pk"),
+            satisfied_at__isnull=True,
+            due_at__lt=now + timedelta(hours=due_soon_hours),
+        )
+        .select_related("incident")
+        .order_by("due_at", "id")[:limit]
+    )
+    my_queue: list[Incident] = []
+    if actor.user_id is not None and is_oversight_staff(actor):
+        my_queue = list(
+            open_incidents.filter(assignee_id=actor.user_id).order_by(
+                F("next_due_at").asc(nulls_last=True), "submitted_at"
+            )[:limit]
+        )
+    return DashboardSummary(
+        by_state=groups["status"],
+        by_severity=groups["severity"],
+        by_scenario=groups["scenario_type"],
+        per_month=per_month,
+        deadlines=deadlines,
+        my_queue=my_queue,
+        now=now,
+    )
+
+
+def incidents_involving_model(*, actor: Principal, model: FrontierModel) -> QuerySet[Incident]:
+    """Visible incidents that name this (visible) registered model among their involved models."""
+    links = IncidentModel.objects.filter(incident_id=OuterRef("pk"), model_id=model.pk)
+    return incident_list(actor=actor).filter(Exists(links)).order_by("-submitted_at", "-pk")
+
+
+# The triage queue and the incident list pages (issue 5 item 3).
+
+QUEUE_OPEN_STATES = (IncidentStatus.SUBMITTED, IncidentStatus.IN_REVIEW, IncidentStatus.NEEDS_INFORMATION)
+
+
+def is_triage_staff(actor: Principal) -> bool:
+    """Who works the triage queue: oversight staff (reviewers, regulators, platform admins of a regulator or
+    coordination body) and platform admins."""
+    return is_oversight_staff(actor) or actor.role == Role.PLATFORM_ADMIN
+
+
+def assignee_visible(actor: Principal, incident: Incident) -> bool:
+    """Who holds a report in review is shown to triage staff and to the submitting organisation only."""
+    return is_triage_staff(actor) or (actor.org_id is not None and actor.org_id == incident.owner_org_id)
+
+
+def incident_assignee_q(*, actor: Principal, assignee: str = "", unassigned: bool | None = None) -> Q:
+    """The assignee filters of the incident list: `assignee` a username or `me` (the actor's own user),
+    `unassigned` true / false. Narrows only; and since the assignee is shown to triage staff and the
+    submitting organisation only (`assignee_visible`), anyone else filters their own organisation's
+    reports, so that the filter cannot tell who holds another organisation's report either."""
+    q = Q()
+    if assignee:
+        if assignee == "me":
+            q &= Q(assignee_id=actor.user_id) if actor.user_id is not None else Q(pk__in=[])
+        else:
+            q &= Q(assignee__username=assignee)
+    if unassigned is not None:
+        q &= Q(assignee__isnull=unassigned)
+    if q and not is_triage_staff(actor):
+        q &= Q(owner_org_id=actor.org_id) if actor.org_id is not None else Q(pk__in=[])
+    return q
+
+
+def incident_page_queryset(*, actor: Principal) -> QuerySet[Incident]:
+    """The rows of the incident list and the triage queue: the visible incidents with every column joined
+    or prefetched (owner org, assignee, open deadline clocks as `open_deadlines`): a page costs the same
+    few queries whatever its length."""
+    open_deadlines = IncidentDeadline.objects.filter(satisfied_at__isnull=True).order_by("due_at", "id")
+    return (
+        incident_list(actor=actor)
+        .select_related("assignee")
+        .defer("search_vector")
+        .prefetch_related(Prefetch("deadlines", queryset=open_deadlines, to_attr="open_deadlines"))
+    )
+
+
+def assignable_reviewers(*, actor: Principal) -> list[str]:
+    """The usernames a triage page offers for assignment: the active reviewers of the actor's own oversight
+    organisation, offered to a reviewer (the party the workflow table lets assign); the service re-checks
+    every one."""
+    if actor.org_id is None or actor.org_kind not in OVERSIGHT_KINDS or actor.role != Role.REVIEWER:
+        return []
+    return list(
+        Membership.objects.filter(organization_id=actor.org_id, role=Role.REVIEWER, user__is_active=True)
+        .order_by("user__username")
+        .values_list("user__username", flat=True)
+        .distinct()
+    )
+
+
+# The incident page's timeline (issue 5 item 4).
+
+
+def transition_list(*, actor: Principal, incident: Incident) -> QuerySet[IncidentTransition]:
+    """The workflow steps of a (visible) report, oldest first, for the people who may know who holds it
+    (`assignee_visible`: triage staff and the submitting organisation); anyone else gets none, because a
+    step names the reviewer who took it and the reason given. Re-checks the visibility rule (404)."""
+    if not incident_list(actor=actor).filter(pk=incident.pk).exists():
+        raise NotFound(f"No incident {incident.public_id!r}.")
+    if not assignee_visible(actor, incident):
+        return IncidentTransition.objects.none()
+    return IncidentTransition.objects.filter(incident_id=incident.pk).order_by("created_at", "id")
+
+
+# Drafts of the browser's submission form (issue 5 item 5): private to their author, within their org.
+
+FILING_ORG_KINDS = ("lab", "evaluator")
+
+
+def can_file_reports(actor: Principal) -> bool:
+    """Whether `actor` files reports from the browser: a signed-in member of a lab or evaluator whose
+    role carries incidents:write. Everyone else finds no submission pages (404)."""
+    return (
+        actor.user_id is not None
+        and actor.org_id is not None
+        and actor.org_kind in FILING_ORG_KINDS
+        and actor.has_scope("incidents:write")
+    )
+
+
+def incident_draft_list(*, actor: Principal) -> QuerySet[IncidentDraft]:
+    """The actor's own drafts in their current organisation, most recently edited first."""
+    if not can_file_reports(actor):
+        return IncidentDraft.objects.none()
+    return IncidentDraft.objects.filter(owner_id=actor.user_id, org_id=actor.org_id).order_by(
+        "-updated_at", "id"
+    )
+
+
+def incident_draft_get(*, actor: Principal, draft_id: Any) -> IncidentDraft:
+    """One of the actor's own drafts; anybody else's (another user's, another org's) is 404."""
+    draft = incident_draft_list(actor=actor).filter(pk=draft_id).first()
+    if draft is None:
+        raise NotFound("No such draft.")
+    return draft

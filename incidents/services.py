@@ -49,6 +49,7 @@ from incidents.models import (
     Evidence,
     Incident,
     IncidentDeadline,
+    IncidentDraft,
     IncidentModel,
     IncidentRecipient,
     IncidentRevision,
@@ -58,6 +59,7 @@ from incidents.models import (
     ReportStage,
 )
 from incidents.selectors import (
+    can_file_reports,
     incident_by_external_id,
     incident_get,
     incident_list,
@@ -1098,3 +1100,58 @@ def incident_recipient_add(*, actor: Principal, incident: Incident, username: st
                 after={"recipient": username, "org": membership.organization.short_name},
             )
     return recipient
+
+
+# --- drafts of the browser's submission form ---------------------------------------------------------
+
+DRAFT_STEPS = ("what", "models", "impact", "review")
+
+
+def _require_drafter(actor: Principal) -> None:
+    if not can_file_reports(actor):
+        raise NotFound("No such draft.")
+
+
+def incident_draft_save(
+    *, actor: Principal, draft: IncidentDraft | None, step: str, data: dict[str, Any]
+) -> IncidentDraft:
+    """Save the values of one step of the submission form into the author's draft (a new draft when
+    `draft` is None). Shape only: a draft may be incomplete or invalid; the rules apply when it is filed.
+    Not audited: a draft is nobody's report until it is submitted."""
+    _require_drafter(actor)
+    if step not in DRAFT_STEPS:
+        raise ValidationFailed(f"No step {step!r}.", code="invalid_step")
+    if draft is None:
+        assert actor.user_id is not None and actor.org_id is not None
+        return IncidentDraft.objects.create(
+            owner_id=actor.user_id, org_id=actor.org_id, step=step, data=json.loads(canonical_json(data))
+        )
+    if draft.owner_id != actor.user_id or draft.org_id != actor.org_id:
+        raise NotFound("No such draft.")
+    draft.data = {**draft.data, **json.loads(canonical_json(data))}
+    draft.step = step
+    draft.save(update_fields=["data", "step", "updated_at"])
+    return draft
+
+
+def incident_draft_delete(*, actor: Principal, draft: IncidentDraft) -> None:
+    """Discard one of the author's drafts."""
+    _require_drafter(actor)
+    if draft.owner_id != actor.user_id or draft.org_id != actor.org_id:
+        raise NotFound("No such draft.")
+    draft.delete()
+
+
+def incident_draft_submit(
+    *, actor: Principal, draft: IncidentDraft, data: dict[str, Any], links: Links
+) -> Receipt:
+    """File a draft: `incident_submit` with the parsed data and resolved links (exactly what the API's
+    POST passes), and the draft deleted in the same transaction. When the submission fails nothing is
+    written and the draft is kept."""
+    _require_drafter(actor)
+    if draft.owner_id != actor.user_id or draft.org_id != actor.org_id:
+        raise NotFound("No such draft.")
+    with transaction.atomic():
+        result = incident_submit(actor=actor, data=data, links=links)
+        IncidentDraft.objects.filter(pk=draft.pk).delete()
+    return result
