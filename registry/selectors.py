@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from django.db.models import BooleanField, Case, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
+from typing import Any
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber
 
 from accounts.selectors import tlp_visibility_q
 from core.actors import Principal
 from core.errors import NotFound
 from core.lookups import ref_q
-from registry.models import AgentScaffold, EvaluationResult, FrontierModel
+from registry.models import AgentScaffold, EvaluationResult, FrontierModel, Metric
 from registry.rules import red_line_rule
 
 
@@ -126,3 +143,57 @@ def evaluation_get(*, actor: Principal, ref: str) -> EvaluationResult:
     if evaluation is None:
         raise NotFound(f"No evaluation {ref!r}.")
     return evaluation
+
+
+# --- browser pages (registry/views.py, the dashboard) -------------------------------------------------
+
+
+def evaluations_latest_for_models(
+    *, actor: Principal, model_ids: list[Any], per_model: int = 3
+) -> dict[Any, list[EvaluationResult]]:
+    """The newest current results (at most `per_model` each) of a page of models, in one query: what the
+    model list shows beside each model."""
+    if not model_ids:
+        return {}
+    rows = (
+        evaluation_list(actor=actor)
+        .filter(model_id__in=model_ids, superseded_by__isnull=True)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=F("model_id"), order_by=[F("created_at").desc(), F("pk")])
+        )
+        .filter(rank__lte=per_model)
+        .order_by("model_id", "rank")
+    )
+    latest: dict[Any, list[EvaluationResult]] = {}
+    for row in rows:
+        latest.setdefault(row.model_id, []).append(row)
+    return latest
+
+
+def evaluation_success_totals(*, actor: Principal, limit: int = 30) -> list[dict[str, Any]]:
+    """Pooled successes and trials of the current success-rate results `actor` may see, per model and
+    scenario (GROUP BY in the database): the dashboard's interval chart computes the Wilson interval of each
+    pool. Keys: model_public_id, model_name, scenario_type, successes, trials, results."""
+    rows = (
+        evaluation_list(actor=actor)
+        .filter(
+            superseded_by__isnull=True,
+            metric=Metric.SUCCESS_RATE,
+            n_trials__gt=0,
+            n_successes__isnull=False,
+        )
+        .values("model__public_id", "model__name", "scenario_type")
+        .annotate(successes=Sum("n_successes"), trials=Sum("n_trials"), results=Count("pk"))
+        .order_by("model__name", "model__public_id", "scenario_type")[:limit]
+    )
+    return [
+        {
+            "model_public_id": row["model__public_id"],
+            "model_name": row["model__name"],
+            "scenario_type": row["scenario_type"],
+            "successes": row["successes"],
+            "trials": row["trials"],
+            "results": row["results"],
+        }
+        for row in rows
+    ]
