@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from accounts.models import Role
 from core.actors import web_principal
 
 
@@ -14,4 +15,5 @@ def principal(request: HttpRequest) -> dict[str, object]:
         "is_oversight": actor.org_kind in ("regulator", "coordination_body")
         or actor.role == "platform_admin",
         "is_lab": actor.org_kind in ("lab", "evaluator"),
+        "role_label": Role(actor.role).label if actor.role in Role.values else "",
     }

@@ -109,3 +109,34 @@ def api_key_is_usable(key: ApiKey) -> bool:
 
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def organization_own(*, actor: Principal) -> Organization:
+    """The actor's own organisation (the organisation page): a principal of no organisation gets 404."""
+    org = Organization.objects.filter(pk=actor.org_id).first() if actor.org_id is not None else None
+    if org is None:
+        raise NotFound("You belong to no organisation.")
+    return org
+
+
+def organization_member_list(*, actor: Principal) -> QuerySet[Membership]:
+    """The members of the actor's own organisation with their roles; nobody lists another org's members
+    (platform admins included: the page is about the organisation one acts for)."""
+    if actor.org_id is None:
+        raise NotFound("You belong to no organisation.")
+    return (
+        Membership.objects.filter(organization_id=actor.org_id)
+        .select_related("user")
+        .order_by("role", "user__username", "pk")
+    )
+
+
+def can_manage_api_keys(actor: Principal) -> bool:
+    """Whether the API key pages are for this actor (the same check as `api_key_list`)."""
+    if actor.org_id is None:
+        return False
+    try:
+        _require_key_admin(actor, actor.org_id)
+    except Forbidden:
+        return False
+    return True

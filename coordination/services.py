@@ -38,7 +38,8 @@ from coordination.signing import secret_generate, signature_header
 from coordination.ssrf import UnsafeWebhookUrl, safe_post, vet
 from core.actors import SYSTEM, Principal
 from core.audit import audit_record
-from core.errors import Forbidden, ValidationFailed
+from core.errors import Conflict, Forbidden, ValidationFailed
+from core.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ ENDPOINT_UPDATED = "webhook.updated"
 ENDPOINT_SECRET_ROTATED = "webhook.secret_rotated"  # noqa: S105 - an event code
 ENDPOINT_DISABLED = "webhook.disabled"
 ENDPOINT_ENABLED = "webhook.enabled"
+ENDPOINT_TEST_PINGED = "webhook.test_pinged"
+TEST_PING_TOPIC = "webhook.test"
 
 Outcome = Literal["delivered", "retry", "failed", "skipped"]
 
@@ -177,6 +180,65 @@ def webhook_endpoint_set_enabled(
             after={**_state(locked), "reason": reason},
         )
     return locked
+
+
+def webhook_test_ping(*, actor: Principal, endpoint: WebhookEndpoint, reason: str = "") -> Delivery:
+    """Send a `webhook.test` event to this one endpoint, through the normal delivery path: a Delivery
+    row (signed like any other, SSRF-guarded, retried with backoff, listed in the history) queued on
+    commit. The ping names the endpoint and its organisation only, never a record. A disabled endpoint
+    is refused (409): its deliveries would wait for a re-enable."""
+    _require_admin_of(actor, endpoint)
+    with transaction.atomic():
+        locked = (
+            WebhookEndpoint.objects.select_for_update().select_related("organization").get(pk=endpoint.pk)
+        )
+        if locked.disabled_at is not None:
+            raise Conflict("Re-enable the webhook before sending it a test ping.", code="webhook_disabled")
+        now = timezone.now()
+        # The event has exactly one recipient, decided here, so there is nothing for the outbox handlers
+        # to fan out: the row is the record of what was sent and is born dispatched.
+        event = OutboxEvent.objects.create(
+            topic=TEST_PING_TOPIC,
+            subject_type=locked._meta.label_lower,
+            subject_id=str(locked.pk),
+            data={"requested_by": actor.label},
+            dispatched_at=now,
+            dispatch_attempts=1,
+        )
+        delivery = Delivery.objects.create(
+            event=event,
+            channel=Channel.WEBHOOK,
+            endpoint=locked,
+            payload={
+                "type": TEST_PING_TOPIC,
+                "timestamp": event.created_at.isoformat(),
+                "data": {
+                    "endpoint_id": str(locked.pk),
+                    "organization": locked.organization.short_name,
+                    "message": "Test ping from Redline: this endpoint receives signed deliveries.",
+                },
+            },
+            next_attempt_at=now,
+        )
+        audit_record(
+            actor=actor,
+            event_code=ENDPOINT_TEST_PINGED,
+            target=locked,
+            after={"delivery_id": str(delivery.pk), "url": locked.url, "reason": reason},
+        )
+        delivery_id = str(delivery.pk)
+        transaction.on_commit(lambda: _enqueue_delivery(delivery_id))
+    return delivery
+
+
+def _enqueue_delivery(delivery_id: str) -> None:
+    """After commit: queue the send. A lost message is picked up by the retry sweep (the row is due)."""
+    from coordination.tasks import send_delivery  # tasks import this module
+
+    try:
+        send_delivery.delay(delivery_id)
+    except Exception:  # the retry sweep sends it; the ping already committed
+        logger.warning("queueing delivery %s failed", delivery_id, exc_info=True)
 
 
 def email_subscription_set(*, actor: Principal, subscriptions: list[str]) -> EmailSubscription:

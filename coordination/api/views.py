@@ -156,6 +156,29 @@ class WebhookEndpointViewSet(RecordViewSet):
         return self._set_enabled(request, False)
 
     @extend_schema(
+        summary="Send a signed `webhook.test` ping to this endpoint (a real delivery, in its history)",
+        request=WebhookReasonSerializer,
+        responses={202: WebhookDeliverySerializer},
+        parameters=[IDEMPOTENCY_HEADER, REF],
+        examples=[
+            OpenApiExample("Check a new receiver", value={"reason": "receiver deployed"}, request_only=True)
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def ping(self, request: Request, ref: str) -> Response:
+        endpoint = self.get_object()
+        data = self.parse(WebhookReasonSerializer)
+        delivery = services.webhook_test_ping(
+            actor=self.actor, endpoint=endpoint, reason=data.get("reason", "")
+        )
+        return Response(
+            WebhookDeliverySerializer(delivery).data,
+            status=202,
+            headers={"Location": f"/api/v1/webhooks/{endpoint.pk}/deliveries"},
+        )
+
+    @extend_schema(
         summary="Recent deliveries to this endpoint, with their attempts",
         responses={200: WebhookDeliverySerializer(many=True)},
         parameters=[REF],
