@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml | sha256sum | cut -c
 export XDG_RUNTIME_DIR ?= /tmp
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: run test venv lint typecheck migrations-check contract contract-check check ci-checks schema-warnings clean-db inspect-logs
+.PHONY: run test test-browser venv lint typecheck migrations-check contract contract-check check ci-checks schema-warnings clean-db inspect-logs
 
 $(STAMP): uv.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ run: venv
 ## make test: the whole suite, in parallel, on the embedded PostgreSQL or on DATABASE_URL.
 test: venv
 	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-auto} --dist loadfile -q
+
+## make test-browser: only the Playwright journeys (tests/browser), driving Debian's chromium
+## (/usr/bin/chromium, or REDLINE_CHROMIUM; never a downloaded browser). Screenshots: var/test-artifacts/.
+test-browser: venv
+	$(BIN)/python -m pytest -m browser -n $${PYTEST_WORKERS:-2} --dist loadfile -q tests/browser
 
 lint: venv
 	$(BIN)/ruff check .
