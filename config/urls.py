@@ -35,8 +35,8 @@ router.register("audit", AuditEventViewSet, basename="audit")
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
+    path("docs/", SwaggerView.as_view(url_name="api:schema"), name="swagger-ui"),
+    path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
     re_path(r"^email-subscription/?$", EmailSubscriptionView.as_view(), name="email-subscription"),
     re_path(r"^audit/public-key/?$", AuditPublicKeyView.as_view(), name="audit-public-key"),
     re_path(r"^audit/consistency/?$", AuditConsistencyProofView.as_view(), name="audit-consistency"),
@@ -49,7 +49,8 @@ api_v1 = [
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("problems/<slug:code>", core_views.problem_type, name="problem-type"),
-    path("api/v1/", include(api_v1)),
+    # Namespaced: the pages reuse names such as incident-detail, and {% url %} must mean the page.
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("schemas/<slug:name>/v1.json", json_schema, name="json-schema"),
     # Sign-in, sign-out, password and MFA (TOTP, WebAuthn, recovery codes): django-allauth.
     path("accounts/", include("allauth.urls")),
