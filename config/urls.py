@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api.views import ApiKeyViewSet, OrganizationViewSet
 from api_docs.views import RedocView, SwaggerView, json_schema
+from coordination.api.stix_views import IncidentQueryStixView, IncidentStixView
 from coordination.api.views import EmailSubscriptionView, WebhookEndpointViewSet
 from core import views as core_views
 from core.api.routers import OptionalSlashRouter
@@ -42,6 +43,11 @@ api_v1 = [
     re_path(r"^audit/consistency/?$", AuditConsistencyProofView.as_view(), name="audit-consistency"),
     re_path(
         r"^audit/(?P<event_id>[0-9]{1,18})/proof/?$", AuditInclusionProofView.as_view(), name="audit-proof"
+    ),
+    # Before the router: `incidents/stix` would otherwise read as the incident with public id "stix".
+    re_path(r"^incidents/stix/?$", IncidentQueryStixView.as_view(), name="incident-stix-query"),
+    re_path(
+        r"^incidents/(?P<ref>[A-Za-z0-9-]{1,40})/stix/?$", IncidentStixView.as_view(), name="incident-stix"
     ),
     *router.urls,
 ]

@@ -1,10 +1,69 @@
-"""The audit log FilterSet (`GET /api/v1/audit/`): which events, not whose (selectors scope by caller)."""
+"""The audit log FilterSet (`GET /api/v1/audit/`): which events, not whose (selectors scope by caller),
+and the `modified_after` filter every list shares (the sync API)."""
 
 from __future__ import annotations
 
-import django_filters as df
+import re
+from datetime import datetime
+from typing import Any
 
-from core.models import AuditEvent
+import django_filters as df
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from core.models import AuditCheckpoint, AuditEvent
+from core.sync import sync_horizon
+
+# RFC 3339 (the ISO 8601 profile the API writes): a date, a time, and an explicit offset. A date alone or a
+# time without an offset would be read in some server timezone: a mirror must not depend on one.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+MODIFIED_AFTER_HELP = (
+    "Sync: only records changed after this time (RFC 3339 with an offset, e.g. `2026-01-05T10:00:00Z`; "
+    "URL-encode a `+`). Pages then run oldest first by (`modified_at`, id), and only records stamped "
+    "before the sync horizon (every earlier write committed) are served, so a mirror that follows `next` "
+    "to the end and next time asks `modified_after=<the largest modified_at it saw>` sees every change "
+    "exactly once, with no gap."
+)
+
+
+class StrictDateTimeField(forms.Field):
+    """A timestamp with an explicit offset; anything else (a date, a naive time, `yesterday`) is a 400."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        if value in (None, ""):
+            return None
+        text = str(value)
+        if not _RFC3339.fullmatch(text):
+            raise ValidationError(
+                "Must be an RFC 3339 timestamp with an offset, e.g. 2026-01-05T10:00:00Z.", code="invalid"
+            )
+        try:
+            return datetime.fromisoformat(text.upper())
+        except ValueError as exc:  # 2025-02-30, 25:00
+            raise ValidationError("Not a valid date and time.", code="invalid") from exc
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class ModifiedAfterFilter(df.Filter):
+    """`modified_after`: rows changed after the time, held to the sync horizon (core.sync). The keyset
+    paginator orders a request carrying it oldest first (core.api.pagination)."""
+
+    field_class = StrictDateTimeField
+
+    def __init__(self, field_name: str = "modified_at", **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", MODIFIED_AFTER_HELP)
+        super().__init__(field_name=field_name, lookup_expr="gt", **kwargs)
+
+    def filter(self, qs: QuerySet[Any], value: datetime | None) -> QuerySet[Any]:
+        if value is None:
+            return qs
+        return qs.filter(**{f"{self.field_name}__gt": value, f"{self.field_name}__lt": sync_horizon()})
 
 
 class AuditEventFilter(df.FilterSet):
@@ -15,7 +74,25 @@ class AuditEventFilter(df.FilterSet):
     occurred_after = df.IsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="gt", help_text="Only events after this time."
     )
+    # Audit events never change: their sync time is when they occurred.
+    modified_after = ModifiedAfterFilter(
+        field_name="occurred_at",
+        help_text="Sync: events recorded after this time, oldest first (see `modified_after` on the lists).",
+    )
 
     class Meta:
         model = AuditEvent
+        fields: list[str] = []
+
+
+class AuditCheckpointFilter(df.FilterSet):
+    """`GET /api/v1/audit/checkpoints`: checkpoints are never changed, so their sync time is `signed_at`."""
+
+    modified_after = ModifiedAfterFilter(
+        field_name="signed_at",
+        help_text="Sync: checkpoints signed after this time, oldest first (see `modified_after` on lists).",
+    )
+
+    class Meta:
+        model = AuditCheckpoint
         fields: list[str] = []

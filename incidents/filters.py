@@ -11,11 +11,14 @@ from drf_spectacular.utils import extend_schema_field
 
 from core.actors import Principal, principal_of
 from core.enums import TLP, ScenarioType
+from core.filters import ModifiedAfterFilter
 from incidents import selectors
 from incidents.models import (
+    AliasSource,
     DeadlineRegime,
     EUCategory,
     Incident,
+    IncidentAlias,
     IncidentStatus,
     InstructionProvenance,
     Outcome,
@@ -26,9 +29,7 @@ from incidents.models import (
 
 
 class IncidentFilter(df.FilterSet):
-    modified_after = df.IsoDateTimeFilter(
-        field_name="modified_at", lookup_expr="gt", help_text="Only records modified after this time (sync)."
-    )
+    modified_after = ModifiedAfterFilter()
     status = df.ChoiceFilter(choices=IncidentStatus.choices)
     record_class = df.ChoiceFilter(choices=RecordClass.choices)
     scenario_type = df.ChoiceFilter(choices=ScenarioType.choices)
@@ -43,6 +44,14 @@ class IncidentFilter(df.FilterSet):
     )
     model = df.CharFilter(
         field_name="involved_models__model__public_id", distinct=True, help_text="Model public id."
+    )
+    alias = df.CharFilter(
+        method="filter_alias",
+        max_length=100,
+        help_text=(
+            "Reports also recorded in another database: `aiid:23`, `oecd_aim:2024-05-22-4a1b`, "
+            "`avid:AVID-2023-V013`, `atlas:AML.CS0042`, or the id alone (any source)."
+        ),
     )
     search = df.CharFilter(
         method="filter_search",
@@ -120,6 +129,17 @@ class IncidentFilter(df.FilterSet):
             selectors.incident_deadline_q(regime=regime or None, overdue=overdue, due_before=due_before)
         )
 
+    def filter_alias(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
+        source, _, external_id = value.partition(":")
+        aliases = IncidentAlias.objects.all()
+        if external_id and source in AliasSource.values:
+            aliases = aliases.filter(source=source)
+        else:
+            external_id = value
+        # Ids are stored in their source's canonical case (upper for AVID and ATLAS, lower for OECD AIM).
+        spellings = {external_id, external_id.upper(), external_id.lower()}
+        return queryset.filter(pk__in=aliases.filter(external_id__in=spellings).values("incident_id"))
+
     def filter_search(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
         # The form already stripped the value; empty means no filter (django-filter skips it).
         return selectors.incident_search(queryset, text=value)
@@ -127,3 +147,31 @@ class IncidentFilter(df.FilterSet):
     class Meta:
         model = Incident
         fields: list[str] = []
+
+
+class CommentFilter(df.FilterSet):
+    """`GET /api/v1/incidents/{ref}/comments`: comments are never edited, so their sync time is
+    `created_at`."""
+
+    modified_after = ModifiedAfterFilter(
+        field_name="created_at",
+        help_text="Sync: comments added after this time, oldest first (see `modified_after` on the lists).",
+    )
+
+    # No Meta.model: the filter serves an action of a viewset of another model (its schema and its
+    # queryset differ), and it names its own field.
+
+
+class IncidentRemovedFilter(df.FilterSet):
+    """`GET /api/v1/incidents/removed`: tombstones by the time the report left the caller's sight."""
+
+    modified_after = ModifiedAfterFilter(
+        field_name="changed_at",
+        help_text=(
+            "Sync: reports that left your sight after this time, oldest first. Ask with the same bookmark as "
+            "the report list (see there)."
+        ),
+    )
+
+    # No Meta.model: the filter serves an action of a viewset of another model (its schema and its
+    # queryset differ), and it names its own field.

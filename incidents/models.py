@@ -370,6 +370,45 @@ class IncidentRecipient(models.Model):
         return f"{self.incident_id} -> {self.user_id}"
 
 
+class AliasSource(models.TextChoices):
+    """The public AI incident databases a report can be linked to (issue 6): the label is the registry's
+    own name, used as STIX `source_name`."""
+
+    AIID = "aiid", "AI Incident Database"
+    OECD_AIM = "oecd_aim", "OECD AI Incidents Monitor"
+    AVID = "avid", "AI Vulnerability Database"
+    ATLAS = "atlas", "MITRE ATLAS"
+
+
+class IncidentAlias(models.Model):
+    """The same event as recorded in another database ("also recorded as"). Set by the submitting
+    organisation in its submission and amendments, or added by oversight staff; the id format of each
+    source is checked by incidents.services (ALIAS_FORMATS). Visible to whoever sees the incident."""
+
+    id = models.BigAutoField(primary_key=True)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alias_links")
+    source = models.CharField(max_length=16, choices=AliasSource.choices)
+    external_id = models.CharField(max_length=64)
+    url = models.URLField(max_length=500, blank=True)
+    added_by = models.CharField(max_length=200)
+    added_by_org = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id", "incident"], name="incident_alias_uniq"),
+            models.CheckConstraint(
+                condition=Q(source__in=AliasSource.values), name="incident_alias_source_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["external_id"], name="incident_alias_external_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} = {self.source}:{self.external_id}"
+
+
 class IncidentRevision(models.Model):
     """One immutable version of a report (append-only in the database). `payload` is the canonical
     submitted document; `sha256` is the digest given on the receipt."""
@@ -598,3 +637,50 @@ class IncidentDraft(models.Model):
 
     def __str__(self) -> str:
         return f"draft {self.pk} by {self.owner_id}"
+
+
+class VisibilityChangeReason(models.TextChoices):
+    """Why who may see a report changed (GET /api/v1/incidents/removed gives it as `reason`)."""
+
+    TLP_RAISED = "tlp_raised", "TLP raised"
+    TLP_LOWERED = "tlp_lowered", "TLP lowered"
+    JURISDICTIONS_CHANGED = "jurisdictions_changed", "Jurisdictions changed"
+
+
+class IncidentVisibilityChange(models.Model):
+    """A change to who may see a report: its TLP, or the jurisdictions that amber+strict reads (the
+    submitter, owner and named recipients never lose anyone: recipients are only ever added). Written by
+    the service that makes the change, in its transaction (incidents.services); append-only.
+
+    `tlp` and `jurisdictions` hold the facts *before* the change, under the names the visibility rule
+    reads, so "could the caller see it before?" is the one rule (selectors.incident_visibility_q) read
+    on this row; `new_tlp` and `new_jurisdictions` are kept for the record. GET
+    /api/v1/incidents/removed lists the changes that took a report out of the caller's sight (a
+    tombstone for a partner's mirror), keyed by (changed_at, id) like every sync list."""
+
+    id = models.BigAutoField(primary_key=True)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="visibility_changes")
+    reason = models.CharField(max_length=24, choices=VisibilityChangeReason.choices)
+    tlp = models.CharField(max_length=16, help_text="The TLP before the change.")
+    jurisdictions = ArrayField(
+        models.CharField(max_length=2), default=list, blank=True, help_text="The jurisdictions before it."
+    )
+    new_tlp = models.CharField(max_length=16)
+    new_jurisdictions = ArrayField(models.CharField(max_length=2), default=list, blank=True)
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(tlp__in=TLP.values) & Q(new_tlp__in=TLP.values),
+                name="incident_visibility_tlp_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=VisibilityChangeReason.values),
+                name="incident_visibility_reason_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["changed_at", "id"], name="incident_visibility_sync_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id}: {self.tlp} -> {self.new_tlp} ({self.reason}) at {self.changed_at}"

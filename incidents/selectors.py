@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.contrib.postgres.aggregates import JSONBAgg
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchQueryField, SearchRank
 from django.db import OperationalError, connection, transaction
 from django.db.models import (
@@ -26,12 +27,13 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     TextField,
     Value,
     When,
 )
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce, Concat, Least, Replace, Substr, TruncMonth
+from django.db.models.functions import Cast, Coalesce, Concat, JSONObject, Least, Replace, Substr, TruncMonth
 from django.utils import timezone
 
 from accounts.models import Membership, Role
@@ -46,6 +48,7 @@ from incidents.models import (
     CommentVisibility,
     Evidence,
     Incident,
+    IncidentAlias,
     IncidentDeadline,
     IncidentDraft,
     IncidentModel,
@@ -53,23 +56,29 @@ from incidents.models import (
     IncidentRevision,
     IncidentStatus,
     IncidentTransition,
+    IncidentVisibilityChange,
 )
 from registry.models import FrontierModel
 from registry.selectors import frontier_model_list
 
 
-def incident_visibility_q(actor: Principal) -> Q:
-    """TLP 2.0 for incidents: TLP:RED reaches only its submitter and its named recipients."""
+def incident_visibility_q(actor: Principal, *, via: str = "", as_of: str | None = None) -> Q:
+    """TLP 2.0 for incidents: TLP:RED reaches only its submitter and its named recipients.
+
+    Read on an Incident by default. Read on a row that records a report's `tlp` and `jurisdictions` at
+    some moment (an IncidentVisibilityChange: the facts before the change), `via` is the path from that
+    row to the report (`"incident__"`), for what never changes (owner, submitter), and `as_of` names the
+    row's time field: only recipients named by then count. One rule, whichever state it is read on."""
     named = Q(pk__in=[])
     if actor.user_id is not None:
-        recipient = Exists(
-            IncidentRecipient.objects.filter(incident_id=OuterRef("pk"), user_id=actor.user_id)
-        )
-        named |= Q(submitted_by_user_id=actor.user_id) | Q(recipient)
+        recipients = IncidentRecipient.objects.filter(incident_id=OuterRef(f"{via}pk"), user_id=actor.user_id)
+        if as_of is not None:
+            recipients = recipients.filter(added_at__lte=OuterRef(as_of))
+        named |= Q(**{f"{via}submitted_by_user_id": actor.user_id}) | Q(Exists(recipients))
     if actor.api_key_id is not None:
-        named |= Q(submitted_by_key=actor.api_key_id)
+        named |= Q(**{f"{via}submitted_by_key": actor.api_key_id})
     return tlp_visibility_q(
-        actor, owner_field="owner_org", jurisdictions_field="jurisdictions", red_recipients_q=named
+        actor, owner_field=f"{via}owner_org", jurisdictions_field="jurisdictions", red_recipients_q=named
     )
 
 
@@ -78,11 +87,53 @@ def incident_list(*, actor: Principal) -> QuerySet[Incident]:
     return Incident.objects.filter(incident_visibility_q(actor)).select_related("owner_org", "scaffold")
 
 
+def incident_removed_list(*, actor: Principal) -> QuerySet[IncidentVisibilityChange]:
+    """Tombstones for a mirror: the visibility changes after which `actor` no longer sees a report it
+    could see just before (the same rule read on the facts before the change, and on the report now).
+
+    A report the actor could never see never appears, whatever happened to it. One that was hidden and
+    then shown again is absent (it is in the report list again, with a newer `modified_at`); one hidden
+    twice appears twice (deleting a mirrored copy is idempotent)."""
+    sees_now = Incident.objects.filter(incident_visibility_q(actor), pk=OuterRef("incident_id"))
+    return (
+        IncidentVisibilityChange.objects.filter(
+            incident_visibility_q(actor, via="incident__", as_of="changed_at")
+        )
+        .filter(~Exists(sees_now))
+        .select_related("incident")
+        .only("id", "changed_at", "reason", "incident__public_id")
+    )
+
+
+def incident_alias_rows() -> Subquery:
+    """The report's aliases as one JSON array (`alias_rows`), so the detail costs no extra query."""
+    rows = (
+        IncidentAlias.objects.filter(incident_id=OuterRef("pk"))
+        .order_by()
+        .values("incident_id")
+        .annotate(
+            rows=JSONBAgg(
+                JSONObject(
+                    source="source",
+                    external_id="external_id",
+                    url="url",
+                    added_by="added_by",
+                    created_at="created_at",
+                ),
+                order_by=("source", "external_id"),
+            )
+        )
+        .values("rows")
+    )
+    return Subquery(rows)
+
+
 def incident_detail_queryset(*, actor: Principal) -> QuerySet[Incident]:
     involved = IncidentModel.objects.select_related("model").order_by("pk")
     deadlines = IncidentDeadline.objects.order_by("due_at", "id")
     return (
         incident_list(actor=actor)
+        .annotate(alias_rows=incident_alias_rows())
         .prefetch_related(
             Prefetch("involved_models", queryset=involved),
             "related_evaluations",

@@ -7,10 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVector
@@ -18,7 +20,7 @@ from django.core.files import File
 from django.core.files.storage import storages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Field
+from django.db.models import Field, Value
 from django.utils import timezone
 
 from accounts.authentication import principal_for_membership
@@ -43,11 +45,13 @@ from incidents import deadlines as clocks
 from incidents import evidence as evidence_files
 from incidents import workflows
 from incidents.models import (
+    AliasSource,
     Assessment,
     Comment,
     CommentVisibility,
     Evidence,
     Incident,
+    IncidentAlias,
     IncidentDeadline,
     IncidentDraft,
     IncidentModel,
@@ -55,8 +59,10 @@ from incidents.models import (
     IncidentRevision,
     IncidentStatus,
     IncidentTransition,
+    IncidentVisibilityChange,
     RejectionReason,
     ReportStage,
+    VisibilityChangeReason,
 )
 from incidents.selectors import (
     can_file_reports,
@@ -270,13 +276,205 @@ def _save_links(incident: Incident, links: Links) -> None:
 
 
 def _refresh_search_vector(incident: Incident) -> None:
+    # The alias ids ("AML.CS0042", "AVID-2023-V013", "2024-05-22-4a1b", an AIID number) are searchable
+    # at weight B: they name the same event, like the description does.
+    alias_text = " ".join(
+        f"{source} {external_id}"
+        for source, external_id in IncidentAlias.objects.filter(incident_id=incident.pk)
+        .order_by("source", "external_id")
+        .values_list("source", "external_id")
+    )
     Incident.objects.filter(pk=incident.pk).update(
         search_vector=SearchVector("title", weight="A", config="english")
         + SearchVector("description", weight="B", config="english")
+        + SearchVector(Value(alias_text), weight="B", config="english")
         + SearchVector(
             "chain_of_events", "root_cause_analysis", "actions_taken", weight="C", config="english"
         )
     )
+
+
+# --- aliases: the same event in other databases (issue 6) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class AliasFormat:
+    """How one source spells its ids, where they live on the web, and which hosts a link may point to."""
+
+    pattern: re.Pattern[str]
+    example: str
+    url_template: str
+    hosts: frozenset[str]
+    url_id: re.Pattern[str]  # the id inside one of the source's own URLs
+    case: str = ""  # "upper" / "lower": the canonical spelling
+
+
+# Verified against the registries' own pages and data: AIID cites incidents by number
+# (incidentdatabase.ai/cite/<n>); the OECD AIM addresses an incident as <date>-<4 hex>
+# (oecd.ai/en/incidents/2024-05-22-4a1b); AVID numbers vulnerabilities AVID-<year>-V<3 digits> and
+# reports AVID-<year>-R<4 digits> (avidml.org/database/<id>); MITRE ATLAS case studies are AML.CS<4 digits>
+# (atlas.mitre.org/studies/<id>).
+ALIAS_FORMATS: dict[str, AliasFormat] = {
+    AliasSource.AIID: AliasFormat(
+        pattern=re.compile(r"[1-9][0-9]{0,6}"),
+        example="23",
+        url_template="https://incidentdatabase.ai/cite/{id}",
+        hosts=frozenset({"incidentdatabase.ai", "www.incidentdatabase.ai"}),
+        url_id=re.compile(r"/cite/([0-9]+)/?"),
+    ),
+    AliasSource.OECD_AIM: AliasFormat(
+        pattern=re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9a-f]{4}"),
+        example="2024-05-22-4a1b",
+        url_template="https://oecd.ai/en/incidents/{id}",
+        hosts=frozenset({"oecd.ai", "www.oecd.ai"}),
+        url_id=re.compile(r"/(?:[a-z]{2}/)?incidents/([0-9a-fA-F-]+)/?"),
+        case="lower",
+    ),
+    AliasSource.AVID: AliasFormat(
+        pattern=re.compile(r"AVID-[0-9]{4}-(?:V[0-9]{3}|R[0-9]{4})"),
+        example="AVID-2023-V013",
+        url_template="https://avidml.org/database/{id}",
+        hosts=frozenset({"avidml.org", "www.avidml.org"}),
+        url_id=re.compile(r"/database/([A-Za-z0-9-]+)/?"),
+        case="upper",
+    ),
+    AliasSource.ATLAS: AliasFormat(
+        pattern=re.compile(r"AML\.CS[0-9]{4}"),
+        example="AML.CS0042",
+        url_template="https://atlas.mitre.org/studies/{id}",
+        hosts=frozenset({"atlas.mitre.org"}),
+        url_id=re.compile(r"/studies/([A-Za-z0-9.]+)/?"),
+        case="upper",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class AliasInput:
+    """One alias, as parsed and checked: canonical id and a URL on the source's own site."""
+
+    source: str
+    external_id: str
+    url: str
+
+
+def _alias_error(field: str, code: str, message: str) -> ValidationFailed:
+    field = field.lstrip(".")
+    return ValidationFailed(message, code=code, errors=[FieldError(field=field, code=code, message=message)])
+
+
+def alias_parse(*, source: str, external_id: str, url: str = "", field: str = "aliases") -> AliasInput:
+    """Check one alias against its source's id format (an id of the source, or one of its URLs, is
+    accepted as `external_id`) and return it in canonical form, with the canonical URL when none is
+    given. A `url`, when given, must be an https address on the source's own site."""
+    spec = ALIAS_FORMATS.get(source)
+    if spec is None:
+        raise _alias_error(f"{field}.source", "invalid_alias_source", f"Unknown alias source {source!r}.")
+    raw = external_id.strip()
+    if raw.lower().startswith(("https://", "http://")):
+        parts = urlsplit(raw)
+        found = spec.url_id.fullmatch(parts.path) if parts.hostname in spec.hosts else None
+        if found is None:
+            raise _alias_error(
+                f"{field}.external_id",
+                "invalid_alias_id",
+                f"Not a {AliasSource(source).label} address: give the id (e.g. {spec.example}).",
+            )
+        url = url or raw
+        raw = found.group(1)
+    candidate = raw.upper() if spec.case == "upper" else raw.lower() if spec.case == "lower" else raw
+    if not spec.pattern.fullmatch(candidate):
+        raise _alias_error(
+            f"{field}.external_id",
+            "invalid_alias_id",
+            f"{external_id[:80]!r} is not a {AliasSource(source).label} id (e.g. {spec.example}).",
+        )
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme != "https" or parts.hostname not in spec.hosts:
+            raise _alias_error(
+                f"{field}.url",
+                "invalid_alias_url",
+                f"An alias URL must be an https address on {sorted(spec.hosts)[0]}.",
+            )
+    return AliasInput(source=source, external_id=candidate, url=url or spec.url_template.format(id=candidate))
+
+
+def _aliases_of(data: dict[str, Any]) -> list[AliasInput]:
+    """The submission's `aliases` (already shape-checked by the serializer), parsed and de-duplicated."""
+    seen: dict[tuple[str, str], AliasInput] = {}
+    for index, item in enumerate(data.get("aliases") or []):
+        parsed = alias_parse(
+            source=item.get("source", ""),
+            external_id=item.get("external_id", ""),
+            url=item.get("url", ""),
+            field=f"aliases[{index}]",
+        )
+        seen.setdefault((parsed.source, parsed.external_id), parsed)
+    return list(seen.values())
+
+
+def _alias_document(aliases: list[AliasInput]) -> list[dict[str, str]]:
+    return [{"source": a.source, "external_id": a.external_id, "url": a.url} for a in aliases]
+
+
+def _sync_submitter_aliases(actor: Principal, incident: Incident, aliases: list[AliasInput]) -> None:
+    """The submitting organisation's aliases become exactly `aliases`; those oversight staff added stay."""
+    owner = incident.owner_org_id
+    wanted = {(a.source, a.external_id): a for a in aliases}
+    existing = {(row.source, row.external_id): row for row in IncidentAlias.objects.filter(incident=incident)}
+    stale = [row.pk for key, row in existing.items() if key not in wanted and row.added_by_org_id == owner]
+    if stale:
+        IncidentAlias.objects.filter(pk__in=stale).delete()
+    IncidentAlias.objects.bulk_create(
+        IncidentAlias(
+            incident=incident,
+            source=a.source,
+            external_id=a.external_id,
+            url=a.url,
+            added_by=actor.label,
+            added_by_org_id=owner,
+        )
+        for key, a in wanted.items()
+        if key not in existing
+    )
+
+
+def incident_alias_add(
+    *, actor: Principal, incident: Incident, source: str, external_id: str, url: str = ""
+) -> tuple[IncidentAlias, bool]:
+    """Link a report to the same event in another database (AIID, OECD AIM, AVID, ATLAS). The submitting
+    organisation, or reviewers and regulators of an oversight body who may see the report; an alias
+    already there is returned unchanged (created False). Audited as `incident.alias_added`."""
+    _require_visible(actor, incident)
+    if (
+        actor.role != Role.PLATFORM_ADMIN
+        and actor.org_id != incident.owner_org_id
+        and not is_oversight_staff(actor)
+    ):
+        raise Forbidden(
+            "Only the submitting organisation and oversight staff link a report to other databases.",
+            code="alias_not_allowed",
+        )
+    parsed = alias_parse(source=source, external_id=external_id, url=url, field="")
+    with transaction.atomic():
+        locked = Incident.objects.select_for_update().get(pk=incident.pk)
+        alias, created = IncidentAlias.objects.get_or_create(
+            incident=locked,
+            source=parsed.source,
+            external_id=parsed.external_id,
+            defaults={"url": parsed.url, "added_by": actor.label, "added_by_org_id": actor.org_id},
+        )
+        if created:
+            Incident.objects.filter(pk=locked.pk).update(modified_at=timezone.now())
+            _refresh_search_vector(locked)
+            audit_record(
+                actor=actor,
+                event_code="incident.alias_added",
+                target=locked,
+                after={"source": alias.source, "external_id": alias.external_id, "url": alias.url},
+            )
+    return alias, created
 
 
 def _record_revision(actor: Principal, incident: Incident, links: Links, summary: str) -> IncidentRevision:
@@ -297,6 +495,9 @@ def incident_submit(*, actor: Principal, data: dict[str, Any], links: Links) -> 
     """File a report. A repeated `external_id` from the same organisation is a follow-up revision of the
     existing report, never a second incident."""
     org = _require_submitter(actor)
+    aliases = _aliases_of(data)
+    if "aliases" in data:
+        data = {**data, "aliases": _alias_document(aliases)}
     existing = incident_by_external_id(org_id=org.pk, external_id=data.get("external_id", ""))
     if existing is not None:
         # A re-sent report is the whole current report: what it leaves out is cleared, except TLP,
@@ -334,6 +535,7 @@ def incident_submit(*, actor: Principal, data: dict[str, Any], links: Links) -> 
             incident.public_id = allocate_public_id(sequence="incidents_incident_seq", prefix="SRI", width=6)
             incident.save()
             _save_links(incident, links)
+            _sync_submitter_aliases(actor, incident, aliases)
             _refresh_search_vector(incident)
             revision = _record_revision(actor, incident, links, "Initial submission.")
             incident_refresh_deadlines(incident=incident)
@@ -353,12 +555,16 @@ def _amend(
 ) -> tuple[Incident, IncidentRevision]:
     if actor.role != Role.PLATFORM_ADMIN and actor.org_id != incident.owner_org_id:
         raise Forbidden("Only the submitting organisation amends its report.", code="not_owner")
+    aliases = _aliases_of(changes) if "aliases" in changes else None
+    if aliases is not None:
+        changes = {**changes, "aliases": _alias_document(aliases)}
     with transaction.atomic():
         locked = Incident.objects.select_for_update().get(pk=incident.pk)
         if locked.status in CLOSED_STATES:
             raise Conflict(
                 f"The report is {locked.status}; it can no longer be amended.", code="incident_closed"
             )
+        seen_by = (locked.tlp, list(locked.jurisdictions))
         before = IncidentRevision.objects.filter(incident=locked, number=locked.revision_number).first()
         if "tlp" in changes and TLP_ORDER[TLP(changes["tlp"])] < TLP_ORDER[TLP(locked.tlp)]:
             raise Forbidden(
@@ -383,7 +589,10 @@ def _amend(
         _check_final(locked, links)
         locked.revision_number += 1
         locked.save()
+        _record_visibility_change(locked, tlp=seen_by[0], jurisdictions=seen_by[1])
         _save_links(locked, links)
+        if aliases is not None:
+            _sync_submitter_aliases(actor, locked, aliases)
         _refresh_search_vector(locked)
         revision = _record_revision(actor, locked, links, summary)
         incident_refresh_deadlines(incident=locked)
@@ -398,6 +607,28 @@ def _amend(
             topic="incident.amended", subject=locked, data={"revision": revision.number, "summary": summary}
         )
     return locked, revision
+
+
+def _record_visibility_change(incident: Incident, *, tlp: str, jurisdictions: list[str]) -> None:
+    """Keep the facts a report was seen under before a write that changed them (its TLP, or the
+    jurisdictions amber+strict reads), in that write's transaction: GET /api/v1/incidents/removed reads
+    them to tell a partner's mirror what it may no longer hold."""
+    if incident.tlp == tlp and sorted(incident.jurisdictions) == sorted(jurisdictions):
+        return
+    if incident.tlp == tlp:
+        reason = VisibilityChangeReason.JURISDICTIONS_CHANGED
+    elif TLP_ORDER[TLP(incident.tlp)] > TLP_ORDER[TLP(tlp)]:
+        reason = VisibilityChangeReason.TLP_RAISED
+    else:
+        reason = VisibilityChangeReason.TLP_LOWERED
+    IncidentVisibilityChange.objects.create(
+        incident=incident,
+        reason=reason,
+        tlp=tlp,
+        jurisdictions=jurisdictions,
+        new_tlp=incident.tlp,
+        new_jurisdictions=list(incident.jurisdictions),
+    )
 
 
 def incident_amend(
@@ -627,7 +858,8 @@ def incident_change_tlp(*, actor: Principal, incident: Incident, tlp: str, reaso
         if locked.tlp == new:
             return locked
         locked.tlp = new
-        locked.save(update_fields=["tlp", "modified_at"])
+        locked.save(update_fields=["tlp", "modified_at"])  # modified_at moves: the next sync carries it
+        _record_visibility_change(locked, tlp=old, jurisdictions=list(locked.jurisdictions))
         audit_record(
             actor=actor,
             event_code="incident.tlp_lowered" if lowering else "incident.tlp_raised",

@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from core.actors import principal_of
 from core.enums import ScenarioType
+from core.filters import ModifiedAfterFilter
 from registry import selectors
 from registry.models import (
     AgentScaffold,
@@ -71,9 +72,7 @@ class StrictBooleanFilter(df.BooleanFilter):
 
 
 class ModifiedAfterMixin(df.FilterSet):
-    modified_after = df.IsoDateTimeFilter(
-        field_name="modified_at", lookup_expr="gt", help_text="Only records modified after this time (sync)."
-    )
+    modified_after = ModifiedAfterFilter()
 
 
 class FrontierModelFilter(ModifiedAfterMixin):

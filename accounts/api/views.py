@@ -17,6 +17,7 @@ from accounts.api.serializers import (
     ApiKeySerializer,
     OrganizationSerializer,
 )
+from accounts.filters import ApiKeyFilter, OrganizationFilter
 from accounts.models import ApiKey, Organization
 from api_docs import examples
 from core.actors import Principal
@@ -34,7 +35,7 @@ class OrganizationViewSet(RecordViewSet):
 
     serializer_class = OrganizationSerializer
     http_method_names = ["get", "head", "options"]
-    filterset_fields = ["kind", "country"]
+    filterset_class = OrganizationFilter
     lookup_value_regex = r"[A-Za-z0-9_-]{1,64}"
 
     def list_selector(self, actor: Principal) -> Any:
@@ -55,6 +56,7 @@ class ApiKeyViewSet(RecordViewSet):
     """API keys of the caller's organisation: created once (the secret is shown once), revoked at once."""
 
     serializer_class = ApiKeySerializer
+    filterset_class = ApiKeyFilter
     read_requires_auth = True
     write_scope = "api_keys:manage"
     http_method_names = ["get", "post", "head", "options"]

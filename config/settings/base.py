@@ -275,6 +275,9 @@ SPECTACULAR_SETTINGS = {
 # undispatched event waits for its on-commit task before the sweeper takes it.
 REDLINE_OUTBOX_HANDLERS: list[str] = ["coordination.notifications.fan_out"]
 REDLINE_OUTBOX_SWEEP_AFTER_SECONDS = env.int("REDLINE_OUTBOX_SWEEP_AFTER_SECONDS", default=30)
+# The sync API (core.sync): a `modified_after` read serves rows stamped this long before the oldest open
+# write (and before now), covering clock skew between app hosts and the database.
+REDLINE_SYNC_SETTLE_SECONDS = env.float("REDLINE_SYNC_SETTLE_SECONDS", default=2.0)
 # Notifications (coordination): webhook retries back off exponentially (base * 2^(n-1), capped, +-25%
 # jitter) up to a maximum number of attempts; an endpoint failing without a break for the disable window is
 # switched off. A rotated secret keeps signing for the overlap. The SSRF guard allows plain http and

@@ -22,6 +22,7 @@ from coordination.api.serializers import (
     WebhookEndpointWriteSerializer,
     WebhookReasonSerializer,
 )
+from coordination.filters import DeliveryFilter, WebhookEndpointFilter
 from coordination.models import WebhookEndpoint
 from core.actors import Principal, principal_of
 from core.api.views import RecordViewSet, check_if_match
@@ -38,6 +39,7 @@ class WebhookEndpointViewSet(RecordViewSet):
     a member who is not an admin gets 403."""
 
     serializer_class = WebhookEndpointSerializer
+    filterset_class = WebhookEndpointFilter
     read_requires_auth = True
     write_scope = "webhooks:manage"
     openapi_tags = ["webhooks"]
@@ -183,10 +185,15 @@ class WebhookEndpointViewSet(RecordViewSet):
         responses={200: WebhookDeliverySerializer(many=True)},
         parameters=[REF],
     )
-    @action(detail=True, methods=["get"], pagination_class=DeliveryCursorPagination)
+    @action(
+        detail=True,
+        methods=["get"],
+        pagination_class=DeliveryCursorPagination,
+        filterset_class=DeliveryFilter,
+    )
     def deliveries(self, request: Request, ref: str) -> Response:
         endpoint = self.get_object()
-        queryset = selectors.delivery_list(actor=self.actor, endpoint=endpoint)
+        queryset = self.filter_queryset(selectors.delivery_list(actor=self.actor, endpoint=endpoint))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 

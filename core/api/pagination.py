@@ -1,9 +1,9 @@
 """Keyset cursor pagination: a stable order over (sort key, id), no COUNT(*), deep pages as cheap as page 1.
 
 The cursor is an opaque base64 token holding the last row's sort value and id. Ordering is either the view's
-default (newest first) or `ordering=modified_at` (oldest first: what a partner mirroring with
-`modified_after` walks). Ties on the sort key are broken by the primary key, so no row is skipped or
-repeated across pages even when many rows share a timestamp.
+default (newest first) or `ordering=modified_at` (oldest first). A request with `modified_after` (a sync
+read, core.sync) always pages oldest first. Ties on the sort key are broken by the primary key, so no row
+is skipped or repeated across pages even when many rows share a timestamp.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from core.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
+SYNC_PARAM = "modified_after"
 MAX_LIMIT = 200
 _LIMIT_RE = re.compile(r"[0-9]{1,4}")
 
@@ -49,6 +50,17 @@ class KeysetCursorPagination(BasePagination):
         return int(raw)
 
     def _ordering(self, request: Request) -> str:
+        if request.query_params.get(SYNC_PARAM):
+            # A sync read (core.filters.ModifiedAfterFilter) pages oldest first on the sort key: a row
+            # changed while the partner pages moves past the cursor, to a later page, never behind it.
+            ascending = self.sort_field
+            ordering = request.query_params.get("ordering", ascending)
+            if ordering != ascending:
+                raise ValidationFailed(
+                    f"With {SYNC_PARAM}, pages run oldest first: ordering={ascending} or none.",
+                    code="invalid_ordering",
+                )
+            return ordering
         ordering = request.query_params.get("ordering", self.orderings[0])
         if ordering not in self.orderings:
             raise ValidationFailed(

@@ -27,6 +27,7 @@ from core.api.serializers import (
 )
 from core.api.views import RecordViewSet
 from core.errors import NotFound, ValidationFailed
+from core.filters import AuditCheckpointFilter
 from core.models import AuditCheckpoint
 from core.sealing import (
     CHECKPOINT_ORIGIN,
@@ -61,6 +62,7 @@ class AuditCheckpointViewSet(RecordViewSet):
 
     serializer_class = AuditCheckpointSerializer
     pagination_class = CheckpointCursorPagination
+    filterset_class = AuditCheckpointFilter
     read_requires_auth = True
     http_method_names = ["get", "head", "options"]
     lookup_value_regex = r"[0-9]{1,18}"

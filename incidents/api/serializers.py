@@ -8,16 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.serializers import AliasSerializer, ExternalReferenceSerializer, StrictSerializer, TLPField
+from core.api.serializers import ExternalReferenceSerializer, StrictSerializer, TLPField
 from core.enums import ObservedBehaviour, ScenarioType
 from core.models import AuditEvent
 from incidents import workflows
 from incidents.deadlines import DeadlineStatus, deadline_status
 from incidents.models import (
     AISystemRelation,
+    AliasSource,
     Assessment,
     Comment,
     CommentVisibility,
@@ -29,6 +31,7 @@ from incidents.models import (
     EvidenceKind,
     HarmType,
     Incident,
+    IncidentAlias,
     IncidentDeadline,
     InstructionProvenance,
     ModelRole,
@@ -100,6 +103,33 @@ class TaxonomyMappingsSerializer(StrictSerializer):
     replibench = serializers.ListField(
         child=serializers.CharField(max_length=64), max_length=50, required=False
     )
+
+
+class IncidentAliasWriteSerializer(StrictSerializer):
+    """The same event in another database. Each source's id format is checked (AIID: a number; OECD AIM:
+    `2024-05-22-4a1b`; AVID: `AVID-2023-V013` or `AVID-2023-R0001`; ATLAS: `AML.CS0042`); the source's
+    own URL for the record is also accepted as `external_id`."""
+
+    source = serializers.ChoiceField(choices=AliasSource.choices)  # type: ignore[assignment]
+    external_id = serializers.CharField(max_length=300)
+    url = serializers.URLField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="An https address on the source's own site; derived from the id when left out.",
+    )
+
+
+class IncidentAliasSerializer(serializers.ModelSerializer):
+    source_name = serializers.SerializerMethodField(help_text="The database's own name.")
+
+    class Meta:
+        model = IncidentAlias
+        fields = ["source", "source_name", "external_id", "url", "added_by", "created_at"]
+        read_only_fields = fields
+
+    def get_source_name(self, obj: IncidentAlias) -> str:
+        return str(AliasSource(obj.source).label)
 
 
 class IncidentWriteSerializer(StrictSerializer):
@@ -177,7 +207,12 @@ class IncidentWriteSerializer(StrictSerializer):
     external_references = serializers.ListField(
         child=ExternalReferenceSerializer(), max_length=50, required=False
     )
-    aliases = serializers.ListField(child=AliasSerializer(), max_length=50, required=False)
+    aliases = serializers.ListField(
+        child=IncidentAliasWriteSerializer(),
+        max_length=50,
+        required=False,
+        help_text="The same event in the AI Incident Database, OECD AIM, AVID or MITRE ATLAS.",
+    )
 
 
 class IncidentAmendSerializer(IncidentWriteSerializer):
@@ -326,6 +361,9 @@ class IncidentDetailSerializer(serializers.ModelSerializer):
     related_evaluations = serializers.SerializerMethodField()
     duplicate_of = serializers.SerializerMethodField()
     replaced_by = serializers.SerializerMethodField()
+    aliases = serializers.SerializerMethodField(
+        help_text="Also recorded as: the same event in other databases (AIID, OECD AIM, AVID, ATLAS)."
+    )
     available_actions = serializers.SerializerMethodField(
         help_text="The workflow actions you may take on this report now (POST .../<action>)."
     )
@@ -427,6 +465,17 @@ class IncidentDetailSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_related_evaluations(self, obj: Incident) -> list[str]:
         return sorted(e.public_id for e in obj.related_evaluations.all())
+
+    @extend_schema_field(IncidentAliasSerializer(many=True))
+    def get_aliases(self, obj: Incident) -> list[dict[str, Any]]:
+        if not hasattr(obj, "alias_rows"):  # not read through incident_detail_queryset
+            rows = list(obj.alias_links.order_by("source", "external_id"))
+        else:
+            annotated: list[dict[str, Any]] = obj.alias_rows or []
+            rows = [
+                IncidentAlias(**{**row, "created_at": parse_datetime(row["created_at"])}) for row in annotated
+            ]
+        return list(IncidentAliasSerializer(rows, many=True).data)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_duplicate_of(self, obj: Incident) -> str | None:
@@ -628,3 +677,7 @@ class DuplicateCandidateSerializer(serializers.Serializer):
         "min(text_rank / 0.5, 1)."
     )
     reasons = DuplicateCandidateReasonsSerializer()
+
+
+class AliasAddSerializer(IncidentAliasWriteSerializer):
+    """POST /incidents/{ref}/aliases: one alias."""

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,10 +26,12 @@ from core.errors import FieldError, ValidationFailed
 from core.filters import AuditEventFilter
 from core.idempotency import idempotent
 from core.models import AuditEvent
+from core.sync import sync_horizon
 from incidents import exports, selectors, services
 from incidents.api.export_serializers import IncidentCRFSerializer, IncidentEUTemplateSerializer
 from incidents.api.pagination import IncidentCursorPagination
 from incidents.api.serializers import (
+    AliasAddSerializer,
     AssessmentSerializer,
     AssessmentWriteSerializer,
     AssignSerializer,
@@ -38,6 +41,7 @@ from incidents.api.serializers import (
     DuplicateCandidateSerializer,
     EvidenceSerializer,
     EvidenceUploadSerializer,
+    IncidentAliasSerializer,
     IncidentAmendSerializer,
     IncidentDetailSerializer,
     IncidentListSerializer,
@@ -54,8 +58,8 @@ from incidents.api.serializers import (
     TransitionSerializer,
     WithdrawSerializer,
 )
-from incidents.filters import IncidentFilter
-from incidents.models import Incident, IncidentRevision
+from incidents.filters import CommentFilter, IncidentFilter, IncidentRemovedFilter
+from incidents.models import Incident, IncidentRevision, VisibilityChangeReason
 from incidents.workflows import Action
 from registry import selectors as registry_selectors
 from registry.api.views import IDEMPOTENCY_HEADER, IF_MATCH_HEADER, REF
@@ -113,6 +117,22 @@ def _revision_data(revision: IncidentRevision) -> dict[str, Any]:
     }
 
 
+class IncidentRemovedSerializer(serializers.Serializer):
+    """A tombstone: a report the caller could see and no longer may."""
+
+    public_id = serializers.CharField(source="incident.public_id")
+    removed_at = serializers.DateTimeField(source="changed_at")
+    reason = serializers.ChoiceField(choices=VisibilityChangeReason.choices)
+
+
+class IncidentRemovedCursorPagination(AuditCursorPagination):
+    """Tombstones page by (changed_at, id), oldest first: the only order a mirror needs."""
+
+    sort_field = "changed_at"
+    orderings = ("changed_at",)  # type: ignore[assignment]
+    ordering_description = "`changed_at` (oldest first; the only order)."
+
+
 def _transition_endpoint(step: Action, body: type[Serializer], summary: str) -> Any:
     """The POST endpoint of one workflow action (`/incidents/{ref}/<action>`): visibility (404), If-Match
     (412), Idempotency-Key, then the one service call."""
@@ -139,8 +159,29 @@ def _transition_endpoint(step: Action, body: type[Serializer], summary: str) -> 
     return schema(endpoint)
 
 
+MIRROR_LOOP = """Mirroring (the sync API). A partner keeps an exact copy of what it may see:
+
+1. First run: page this list with `modified_after=1970-01-01T00:00:00Z`, following `next` until it is
+   null, and store every row by `id` (a list read without `modified_after` is no safe starting point:
+   it is not held to the sync horizon).
+2. Every run after: remember B, the largest `modified_at` you stored. Page
+   `GET /api/v1/incidents?modified_after=B` to the end and upsert each row by `id` (a report changed
+   while you page comes again on a later page, in its newer version: keep the newer `modified_at`).
+   Page `GET /api/v1/incidents/removed?modified_after=<your removals bookmark>` to the end and delete
+   each `public_id` listed (keep the largest `removed_at` as that bookmark).
+3. Nothing is missed and nothing repeats: with `modified_after`, rows are served oldest first by
+   (`modified_at`, id), and only rows stamped before the sync horizon (every write that could still
+   commit with an earlier time has committed or is held back) are served, so a later commit never lands
+   behind your bookmark. Changes reach the list a couple of seconds after they commit
+   (`REDLINE_SYNC_SETTLE_SECONDS`), or after the oldest open write transaction ends.
+
+A TLP change, a withdrawal, any transition, an amendment and a new named recipient all move
+`modified_at`: a withdrawn report stays visible with status `withdrawn`; a report whose TLP was lowered
+reaches the newly entitled in the list; one you may no longer see is in `/removed`."""
+
+
 @extend_schema_view(
-    list=extend_schema(summary="Incidents you may see (TLP 2.0)"),
+    list=extend_schema(summary="Incidents you may see (TLP 2.0)", description=MIRROR_LOOP),
     retrieve=extend_schema(
         summary="One incident (latest revision)", parameters=[REF], responses={200: IncidentDetailSerializer}
     ),
@@ -359,6 +400,26 @@ class IncidentViewSet(RecordViewSet):
             incident.search_snippet = snippets.get(incident.pk, "")
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
+    @extend_schema(
+        summary="Reports you could see and may no longer (tombstones for a mirror; oldest first)",
+        description=(
+            "One row per change of TLP or jurisdictions after which you cannot see a report you could see "
+            "just before: delete it from your mirror. A report you could never see never appears. A report "
+            "hidden and shown again is not here (it is in the report list again).\n\n" + MIRROR_LOOP
+        ),
+        responses={200: IncidentRemovedSerializer(many=True)},
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        pagination_class=IncidentRemovedCursorPagination,
+        filterset_class=IncidentRemovedFilter,
+    )
+    def removed(self, request: Request) -> Response:
+        changes = selectors.incident_removed_list(actor=self.actor).filter(changed_at__lt=sync_horizon())
+        page = self.paginate_queryset(self.filter_queryset(changes))
+        return self.get_paginated_response(IncidentRemovedSerializer(page, many=True).data)
+
     def _export(self) -> tuple[Incident, dict[Any, Any]]:
         incident = self.get_object()  # the visibility rule: out of scope is 404
         return incident, selectors.incident_visible_models(actor=self.actor, incident=incident)
@@ -467,9 +528,11 @@ class IncidentViewSet(RecordViewSet):
         parameters=[REF],
         responses={200: CommentSerializer(many=True)},
     )
-    @action(detail=True, methods=["get"], pagination_class=CreatedCursorPagination, filterset_class=None)
+    @action(
+        detail=True, methods=["get"], pagination_class=CreatedCursorPagination, filterset_class=CommentFilter
+    )
     def comments(self, request: Request, ref: str) -> Response:
-        comments = selectors.comment_list(actor=self.actor, incident_ref=ref)
+        comments = self.filter_queryset(selectors.comment_list(actor=self.actor, incident_ref=ref))
         page = self.paginate_queryset(comments)
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
@@ -567,6 +630,46 @@ class IncidentViewSet(RecordViewSet):
             actor=self.actor, incident=incident, username=data["username"]
         )
         return Response(RecipientSerializer(recipient).data, status=201)
+
+    @extend_schema(
+        summary="Also recorded as: the report's aliases in other databases (AIID, OECD AIM, AVID, ATLAS)",
+        parameters=[REF],
+        responses={200: IncidentAliasSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def aliases(self, request: Request, ref: str) -> Response:
+        incident = self.get_object()  # the visibility rule: out of scope is 404
+        self.etag_instance = None
+        rows = incident.alias_links.order_by("source", "external_id")
+        return Response(IncidentAliasSerializer(rows, many=True).data)
+
+    @extend_schema(
+        summary="Link a report to the same event in another database (submitter or oversight staff)",
+        request=AliasAddSerializer,
+        responses={201: IncidentAliasSerializer, 200: IncidentAliasSerializer},
+        parameters=[IDEMPOTENCY_HEADER, REF],
+        examples=[
+            OpenApiExample(
+                "An ATLAS case study",
+                value={"source": "atlas", "external_id": "AML.CS0042"},
+                request_only=True,
+            )
+        ],
+    )
+    @aliases.mapping.post
+    @idempotent
+    def alias_add(self, request: Request, ref: str) -> Response:
+        incident = self.get_object()
+        self.etag_instance = None
+        data = self.parse(AliasAddSerializer)
+        alias, created = services.incident_alias_add(
+            actor=self.actor,
+            incident=incident,
+            source=data["source"],
+            external_id=data["external_id"],
+            url=data.get("url", ""),
+        )
+        return Response(IncidentAliasSerializer(alias).data, status=201 if created else 200)
 
     @extend_schema(
         summary="Likely duplicates of a report, best first (oversight staff; confirm with mark-duplicate)",

@@ -174,14 +174,13 @@ FIELD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "revision_number",
             "external_id",
             "external_references",
-            "aliases",
             "schema_version",
             "created_at",
             "modified_at",
         ),
     ),
 )
-SHOWN_ELSEWHERE = frozenset({"title", "tlp", "available_actions", "deadlines", "models"})
+SHOWN_ELSEWHERE = frozenset({"title", "tlp", "available_actions", "deadlines", "models", "aliases"})
 CHOICE_FIELDS = frozenset(
     {
         "status",
@@ -590,7 +589,9 @@ def page_context(actor: Principal, incident: Incident, bound: Bound | None = Non
         "is_submitter": submitter,
         "is_staff": staff,
         "amend_url": _link_for("incident-amend", incident.public_id) if submitter else "",
+        "aliases": data.get("aliases", []),
         "exports": [
+            ("STIX 2.1 bundle", reverse("api:incident-stix", kwargs={"ref": incident.public_id})),
             ("Export CRF (JSON)", reverse("api:incident-crf", kwargs={"ref": incident.public_id})),
             ("Export EU template", reverse("api:incident-eu-template", kwargs={"ref": incident.public_id})),
             (
