@@ -151,3 +151,23 @@ def test_removing_the_second_factor_closes_the_service_again(regulator_org):
     assert deactivated.status_code == 302
     assert not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
     assert client.get("/dashboard/")["Location"] == "/accounts/2fa/"
+
+
+def test_a_security_key_can_be_added_from_a_page_the_csp_allows(regulator_org):
+    """WebAuthn enrolment is offered; allauth's page runs only script files from static/ and JSON data
+    blocks, which the strict CSP allows (the ceremony itself needs a browser with an authenticator)."""
+    user = MembershipFactory(organization=regulator_org, role=Role.REVIEWER).user
+    client = Client()
+    _password_step(client, user.username)
+    assert "/accounts/2fa/webauthn/add/" in client.get("/accounts/2fa/").content.decode()
+    client.post("/accounts/reauthenticate/", {"password": PASSWORD})
+
+    page = client.get("/accounts/2fa/webauthn/add/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert '/static/mfa/js/webauthn.js"' in html
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, flags=re.S)
+    inline = [attrs for attrs, body in scripts if body.strip() and 'type="application/json"' not in attrs]
+    assert inline == [], "an inline script would be blocked by the CSP"
+    assert "unsafe-inline" not in page["Content-Security-Policy"]

@@ -74,10 +74,10 @@ class Browsing:
     shots: int = 0
     owners: dict[int, str] = field(default_factory=dict)
 
-    def new_page(self, who: str = "visitor") -> Any:
+    def new_page(self, who: str = "visitor", *, width: int = 1280, height: int = 900) -> Any:
         """A page in a new browser context (own cookies): one per user of the journey."""
         context = self.browser.new_context(
-            base_url=self.base_url, viewport={"width": 1280, "height": 900}, accept_downloads=True
+            base_url=self.base_url, viewport={"width": width, "height": height}, accept_downloads=True
         )
         context.set_default_timeout(TIMEOUT_MS)
         context.expose_binding(
