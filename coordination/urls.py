@@ -3,6 +3,7 @@
 from django.urls import URLPattern, URLResolver, path
 
 from coordination import views
+from coordination.feeds import PublicIncidentFeed
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("org/", views.org_home, name="org-home"),
@@ -15,4 +16,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("org/notifications/", views.notifications, name="org-notifications"),
     path("public/", views.public_home, name="public-home"),
     path("public/tlp/", views.public_tlp, name="public-tlp"),
+    path("public/incidents.atom", PublicIncidentFeed(), name="public-incident-feed"),
 ]
