@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api.views import ApiKeyViewSet, OrganizationViewSet
 from api_docs.views import RedocView, SwaggerView, json_schema
+from coordination.api.snapshot_views import SnapshotFileView, SnapshotIndexView
 from coordination.api.stix_views import IncidentQueryStixView, IncidentStixView
 from coordination.api.views import EmailSubscriptionView, WebhookEndpointViewSet
 from core import views as core_views
@@ -48,6 +49,12 @@ api_v1 = [
     re_path(r"^incidents/stix/?$", IncidentQueryStixView.as_view(), name="incident-stix-query"),
     re_path(
         r"^incidents/(?P<ref>[A-Za-z0-9-]{1,40})/stix/?$", IncidentStixView.as_view(), name="incident-stix"
+    ),
+    path("snapshots/", SnapshotIndexView.as_view(), name="snapshot-index"),
+    re_path(
+        r"^snapshots/(?P<dataset>[a-z]{1,32})\.(?P<fmt>[a-z]{1,8})$",
+        SnapshotFileView.as_view(),
+        name="snapshot-file",
     ),
     *router.urls,
 ]
