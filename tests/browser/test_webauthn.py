@@ -79,9 +79,8 @@ def _key_credentials(cdp: Any, authenticator_id: str) -> list[dict[str, Any]]:
 
 
 def test_a_reviewer_enrols_a_security_key_and_signs_in_with_it(browsing, regulator_org, settings):
-    settings.MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = (
-        False  # the origin check stays on (the live thread shares it)
-    )
+    # fido2 keeps checking the origin (the live-server thread reads the same settings object).
+    settings.MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
     host = urlsplit(browsing.base_url).hostname
     assert host == "localhost", f"the RP id comes from the host; chromium refuses {host!r} as one"
 
