@@ -1,14 +1,17 @@
-"""Bulk snapshots of the public record: /api/v1/snapshots/ (the index with each dataset's fields) and
-/api/v1/snapshots/<dataset>.<jsonl|csv> (streamed). The rows come from coordination.snapshots."""
+"""Bulk snapshots of the public record: /api/v1/snapshots/ (the index: datasets, formats, URLs, fields)
+and /api/v1/snapshots/<dataset>.<jsonl|csv> (the file, streamed). What is in them, and how each format is
+written, is coordination.snapshots."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from django.http import StreamingHttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
@@ -20,11 +23,40 @@ from rest_framework.views import APIView
 from coordination import snapshots
 from core.errors import NotFound
 
-DESCRIPTION = (
-    "TLP:CLEAR records only, whoever asks (read as the anonymous principal), ordered by public id, "
-    "streamed. CSV: RFC 4180, UTF-8, header row, lists joined with '; ', a cell starting with = + - @ "
-    "tab or CR is prefixed with an apostrophe. Fields:\n\n"
+ABOUT = (
+    "A snapshot is public data: TLP:CLEAR records only, read as the anonymous principal whoever asks "
+    "(a signed-in regulator gets the same file as an anonymous reader), ordered by public id, streamed "
+    "from one database query. JSON lines: `application/x-ndjson`, one object per line. CSV: `text/csv`, "
+    "RFC 4180, UTF-8, a header row, lists joined with `;`, booleans `true`/`false`; a text cell that "
+    "begins with `=` `+` `-` `@`, a tab or a carriage return gets a leading apostrophe (formula-injection "
+    "guard). `X-Redline-Snapshot-Generated-At` says when the file was cut."
 )
+
+
+class SnapshotFieldSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField(
+        help_text="string, integer, number, boolean, date, date-time, array of string"
+    )
+    description = serializers.CharField()
+
+
+class SnapshotFormatSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=sorted(snapshots.FORMATS))
+    media_type = serializers.CharField()
+    url = serializers.URLField()
+
+
+class SnapshotDatasetSerializer(serializers.Serializer):
+    dataset = serializers.ChoiceField(choices=sorted(snapshots.DATASETS))
+    title = serializers.CharField()
+    formats = SnapshotFormatSerializer(many=True)
+    fields = SnapshotFieldSerializer(many=True)  # type: ignore[assignment]  # the field, not .fields
+
+
+class SnapshotIndexSerializer(serializers.Serializer):
+    about = serializers.CharField()
+    datasets = SnapshotDatasetSerializer(many=True)
 
 
 class _FirstRenderer(BaseContentNegotiation):
@@ -44,13 +76,18 @@ class SnapshotIndexView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        summary="The public bulk snapshots: datasets, formats, URLs and field lists",
+        summary="The public bulk snapshots: each dataset, its formats, URLs and documented fields",
+        description=ABOUT + " The fields of each dataset are in the body (and in `snapshots_download`).",
+        operation_id="snapshots_index",
         tags=["public data"],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description=snapshots.field_table())},
+        responses={200: SnapshotIndexSerializer},
     )
     def get(self, request: Request) -> Response:
-        base = request.build_absolute_uri("/api/v1/snapshots/")
-        return Response({"datasets": snapshots.describe(base)})
+        def url_for(dataset: str, fmt: str) -> str:
+            path = reverse("api:snapshot-file", kwargs={"dataset": dataset, "fmt": fmt})
+            return request.build_absolute_uri(path)
+
+        return Response({"about": ABOUT, "datasets": snapshots.describe(url_for)})
 
 
 class SnapshotFileView(APIView):
@@ -59,20 +96,30 @@ class SnapshotFileView(APIView):
 
     @extend_schema(
         summary="One public dataset as JSON lines or CSV, streamed",
-        description=DESCRIPTION + snapshots.field_table(),
+        description=ABOUT + "\n\n" + snapshots.field_table(),
+        operation_id="snapshots_download",
         tags=["public data"],
+        parameters=[
+            OpenApiParameter(
+                "dataset", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(snapshots.DATASETS)
+            ),
+            OpenApiParameter("fmt", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(snapshots.FORMATS)),
+        ],
         responses={
-            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR),
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
+            (200, fmt.media_type.split(";")[0]): OpenApiResponse(
+                OpenApiTypes.STR, description=fmt.description
+            )
+            for fmt in snapshots.FORMATS.values()
         },
     )
     def get(self, request: Request, dataset: str, fmt: str) -> StreamingHttpResponse:
         chosen = snapshots.DATASETS.get(dataset)
-        if chosen is None or fmt not in snapshots.FORMATS:
+        file_format = snapshots.FORMATS.get(fmt)
+        if chosen is None or file_format is None:
             raise NotFound(f"No snapshot {dataset}.{fmt}: see /api/v1/snapshots/ for the datasets.")
-        lines = snapshots.jsonl_lines(chosen) if fmt == "jsonl" else snapshots.csv_lines(chosen)
         now = timezone.now()
-        response = StreamingHttpResponse(lines, content_type=snapshots.FORMATS[fmt])
+        response = StreamingHttpResponse(snapshots.stream(chosen, fmt), content_type=file_format.media_type)
         response["Content-Disposition"] = f'attachment; filename="redline-{dataset}-{now:%Y-%m-%d}.{fmt}"'
         response["X-Redline-Snapshot-Generated-At"] = now.isoformat()
+        response["X-Content-Type-Options"] = "nosniff"
         return response
