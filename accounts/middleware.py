@@ -14,6 +14,7 @@ from accounts.authentication import principal_for_user
 from accounts.mfa import needs_enrolment
 from core.actors import ANONYMOUS, Principal
 from core.api.errors import problem_json_response
+from core.middleware import is_machine_path
 
 # What an account that still has to enrol may reach: sign-in and MFA set-up (allauth, under /accounts/),
 # static files, health and problem-type pages.
@@ -57,7 +58,7 @@ class MfaEnrolmentMiddleware:
             and not request.path.startswith(_ENROLMENT_OPEN_PREFIXES)
             and needs_enrolment(user, request=request, principal=request_principal(request))
         ):
-            if request.path.startswith("/api/") and "HTTP_AUTHORIZATION" not in request.META:
+            if is_machine_path(request.path) and "HTTP_AUTHORIZATION" not in request.META:
                 return problem_json_response(
                     request,
                     status=403,
@@ -66,7 +67,7 @@ class MfaEnrolmentMiddleware:
                     detail="This account must enrol a second factor (TOTP or a security key) at "
                     "/accounts/2fa/ before it can use Redline.",
                 )
-            if not request.path.startswith("/api/"):
+            if not is_machine_path(request.path):
                 messages.warning(
                     request,
                     "Your role requires a second factor. Set up an authenticator app or a security key "

@@ -36,6 +36,10 @@ class Scope(models.TextChoices):
     INCIDENTS_WRITE = "incidents:write", "File and amend incident reports"
     API_KEYS_MANAGE = "api_keys:manage", "List, create and revoke the organisation's API keys"
     WEBHOOKS_MANAGE = "webhooks:manage", "Register, change, rotate and re-enable the organisation's webhooks"
+    EXCHANGE_WRITE = (
+        "exchange:write",
+        "Push STIX bundles to the TAXII inbound collection (partner registries)",
+    )
 
 
 # Which roles may hold which scopes; a key's scopes must be a subset of its role's.
@@ -47,7 +51,10 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.REVIEWER: frozenset({Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE}),
     # incidents:write: regulators comment, set their organisation's assessment and lower TLP on reports.
     # webhooks:manage: an oversight org has no lab_admin; its regulators run its receivers.
-    Role.REGULATOR: frozenset({Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE, Scope.WEBHOOKS_MANAGE}),
+    # exchange:write: a regulator's or coordination body's own registry pushes reports over TAXII.
+    Role.REGULATOR: frozenset(
+        {Scope.REGISTRY_WRITE, Scope.INCIDENTS_WRITE, Scope.WEBHOOKS_MANAGE, Scope.EXCHANGE_WRITE}
+    ),
     Role.PLATFORM_ADMIN: frozenset(Scope.values),
 }
 

@@ -65,6 +65,7 @@ urlpatterns = [
     # Namespaced: the pages reuse names such as incident-detail, and {% url %} must mean the page.
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("schemas/<slug:name>/v1.json", json_schema, name="json-schema"),
+    path("taxii2/", include("coordination.taxii.urls")),
     # Sign-in, sign-out, password and MFA (TOTP, WebAuthn, recovery codes): django-allauth.
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

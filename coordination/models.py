@@ -159,3 +159,121 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt of {self.delivery_id}: {self.status_code or self.error}"
+
+
+# --- TAXII 2.1 (issue 6): the collection index, inbound status resources and received objects -------------
+
+
+class TaxiiObject(models.Model):
+    """One STIX object of one incident in the TAXII read collections: the index, never the content.
+
+    Filled by the outbox handler (coordination.taxii.handlers) whenever an incident event is dispatched:
+    one row per (incident, STIX id); a new `version` of the object moves the row to a new `date_added`
+    (TAXII: the object was added again), an unchanged one leaves it where it is. The content is never
+    stored: a read regenerates it with coordination.stix for the caller, through the incident selectors,
+    so visibility is decided at read time, never from this row.
+
+    `date_added` is strictly increasing in commit order: writers hold one transaction-scoped advisory lock
+    and stamp max(now, last + 1 microsecond), so a reader always sees a prefix of the index (no later
+    commit lands behind an `added_after` or `next` it has already passed) and no two rows share a stamp."""
+
+    id = models.BigAutoField(primary_key=True)
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="+")
+    stix_id = models.CharField(max_length=100)
+    stix_type = models.CharField(max_length=40)
+    version = models.CharField(max_length=32, help_text="The object's `modified` (or `created`), as served.")
+    date_added = models.DateTimeField(unique=True)
+
+    class Meta:
+        ordering = ["date_added", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "stix_id"], name="taxii_object_incident_stix_uniq")
+        ]
+        indexes = [
+            models.Index(fields=["stix_id", "date_added"], name="taxii_object_stix_idx"),
+            models.Index(fields=["stix_type", "date_added"], name="taxii_object_type_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stix_id} @ {self.date_added:%Y-%m-%dT%H:%M:%S.%f}"
+
+
+class TaxiiStatusState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    COMPLETE = "complete", "Complete"
+
+
+class TaxiiStatus(models.Model):
+    """The TAXII 2.1 status resource of one POST to an inbound collection. Bundles are processed inside
+    the request, so a status is `complete` when it is first returned; it is kept for the sender to read
+    again (GET .../status/<id>/, the sending organisation only). `successes` / `failures` / `pendings` are
+    lists of {id, version, message} (TAXII status-details)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sender_org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    sender_label = models.CharField(max_length=200)
+    api_root = models.CharField(max_length=80, help_text="'default' or the sharing community's slug.")
+    collection_id = models.UUIDField()
+    bundle_sha256 = models.CharField(max_length=64)
+    request_timestamp = models.DateTimeField()
+    status = models.CharField(
+        max_length=16, choices=TaxiiStatusState.choices, default=TaxiiStatusState.PENDING
+    )
+    total_count = models.PositiveIntegerField(default=0)
+    success_count = models.PositiveIntegerField(default=0)
+    failure_count = models.PositiveIntegerField(default=0)
+    pending_count = models.PositiveIntegerField(default=0)
+    successes = models.JSONField(default=list, blank=True)
+    failures = models.JSONField(default=list, blank=True)
+    pendings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-request_timestamp", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=TaxiiStatusState.values), name="taxii_status_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    total_count=models.F("success_count")
+                    + models.F("failure_count")
+                    + models.F("pending_count")
+                ),
+                name="taxii_status_counts_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"status {self.pk} ({self.status}: {self.success_count}/{self.total_count})"
+
+
+class InboundObject(models.Model):
+    """Provenance of one STIX object a partner registry pushed and Redline accepted: who sent it (the
+    sending organisation and its key's label), in which POST (`status`), the object's id and version, when,
+    and the incident it filed or revised. Unique per (sender, id, version): a replay is refused, never
+    merged. The received object is kept as sent."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.ForeignKey(TaxiiStatus, on_delete=models.PROTECT, related_name="inbound_objects")
+    sender_org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    stix_id = models.CharField(max_length=100)
+    stix_type = models.CharField(max_length=40)
+    version = models.CharField(max_length=32)
+    received_at = models.DateTimeField()
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="inbound_objects"
+    )
+    revision_number = models.PositiveIntegerField()
+    tlp = models.CharField(max_length=16)
+    payload = models.JSONField()
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender_org", "stix_id", "version"], name="inbound_object_sender_version_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stix_id} v{self.version} from {self.sender_org_id}"

@@ -10,6 +10,7 @@ and the unchanged `webhook-id` lets the consumer drop the duplicate.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -20,7 +21,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from coordination import selectors
@@ -30,16 +31,24 @@ from coordination.models import (
     DeliveryAttempt,
     DeliveryStatus,
     EmailSubscription,
+    InboundObject,
     Subscription,
+    TaxiiObject,
+    TaxiiStatus,
+    TaxiiStatusState,
     WebhookEndpoint,
     WebhookSecret,
 )
 from coordination.signing import secret_generate, signature_header
 from coordination.ssrf import UnsafeWebhookUrl, safe_post, vet
+from coordination.stix import incident_stix_objects, stix_id
+from coordination.taxii.inbound import Verdict, check_object
 from core.actors import SYSTEM, Principal
 from core.audit import audit_record
-from core.errors import Conflict, Forbidden, ValidationFailed
+from core.errors import Conflict, DomainError, Forbidden, ValidationFailed
 from core.models import OutboxEvent
+from incidents.models import Incident
+from incidents.services import partner_incident_receive
 
 logger = logging.getLogger(__name__)
 
@@ -423,3 +432,194 @@ def deliveries_retry_due(*, limit: int = 200) -> dict[str, int]:
             outcome = "retry"
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
+
+
+# --- TAXII 2.1 (issue 6): the collection index and the partner exchange ----------------------------------
+
+# pg_advisory_xact_lock key serialising index writers ("taxiidx" in ASCII): see TaxiiObject.
+TAXII_INDEX_LOCK = 0x7461786969647800
+OBJECT_RECEIVED = "exchange.object_received"
+
+
+def stix_index_incident(*, incident_id: Any) -> int:
+    """(Re)index the STIX objects of one incident for TAXII: a row per object, moved to a new
+    `date_added` when its version changed. Returns how many rows were added or moved.
+
+    The objects are rendered as the system sees them (every object any reader might see); which of them a
+    reader gets is decided again at read time. Writers take one transaction-scoped advisory lock and stamp
+    after the newest row, so `date_added` grows in commit order (TaxiiObject explains why)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TAXII_INDEX_LOCK])
+        incident = Incident.objects.select_related("owner_org", "scaffold").filter(pk=incident_id).first()
+        if incident is None:
+            return 0
+        objects = incident_stix_objects(actor=SYSTEM, incident=incident)
+        existing = {row.stix_id: row for row in TaxiiObject.objects.filter(incident=incident)}
+        changed = [
+            obj
+            for obj in objects
+            if obj["id"] not in existing or existing[obj["id"]].version != selectors.taxii_index_version(obj)
+        ]
+        if not changed:
+            return 0
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT GREATEST(clock_timestamp(), "
+                "(SELECT max(date_added) + interval '1 microsecond' FROM coordination_taxiiobject))"
+            )
+            base: datetime = cursor.fetchone()[0]
+        for offset, obj in enumerate(changed):
+            stamp = base + timedelta(microseconds=offset)
+            version = selectors.taxii_index_version(obj)
+            row = existing.get(obj["id"])
+            if row is None:
+                TaxiiObject.objects.create(
+                    incident=incident,
+                    stix_id=obj["id"],
+                    stix_type=obj["type"],
+                    version=version,
+                    date_added=stamp,
+                )
+            else:
+                TaxiiObject.objects.filter(pk=row.pk).update(version=version, date_added=stamp)
+    return len(changed)
+
+
+def stix_index_all(*, batch: int = 200) -> int:
+    """Index every incident (a backfill after deployment, or a repair): idempotent, one incident per
+    transaction. Returns how many rows were added or moved."""
+    total = 0
+    last: Any = None
+    while True:
+        ids = Incident.objects.order_by("pk")
+        if last is not None:
+            ids = ids.filter(pk__gt=last)
+        chunk = list(ids.values_list("pk", flat=True)[:batch])
+        if not chunk:
+            return total
+        for incident_id in chunk:
+            total += stix_index_incident(incident_id=incident_id)
+        last = chunk[-1]
+
+
+def _detail(verdict: Verdict, message: str | None = None) -> dict[str, str]:
+    return {"id": verdict.stix_id, "version": verdict.version, "message": message or verdict.message}
+
+
+def _receive_incident(
+    *, actor: Principal, status: TaxiiStatus, sender_identity: str, obj: dict[str, Any], verdict: Verdict
+) -> str:
+    """File one checked incident, with its provenance and audit event, in its own transaction (a failure
+    rolls back everything of this object and nothing of the others). Returns the success message."""
+    assert verdict.incident is not None and actor.org_id is not None
+    fields, org_id = verdict.incident, actor.org_id
+    with transaction.atomic():
+        received = InboundObject.objects.filter(sender_org_id=actor.org_id, stix_id=verdict.stix_id)
+        if received.filter(version=verdict.version).exists():
+            raise Conflict(
+                "Already received (this id and version); nothing changed.", code="already_received"
+            )
+        newest = received.order_by("-version").values_list("version", flat=True).first()
+        if newest is not None and newest > verdict.version:
+            raise Conflict(f"Older than the version already received ({newest}).", code="stale_version")
+        receipt = partner_incident_receive(
+            actor=actor,
+            stix_id=verdict.stix_id,
+            title=fields["title"],
+            description=fields["description"],
+            tlp=fields["tlp"],
+            determination=fields["determination"],
+            severity=fields["severity"],
+        )
+        inbound = InboundObject.objects.create(
+            status=status,
+            sender_org_id=org_id,
+            stix_id=verdict.stix_id,
+            stix_type="incident",
+            version=verdict.version,
+            received_at=timezone.now(),
+            incident=receipt.incident,
+            revision_number=receipt.revision.number,
+            tlp=fields["tlp"],
+            payload=obj,
+        )
+        audit_record(
+            actor=actor,
+            event_code=OBJECT_RECEIVED,
+            target=inbound,
+            after={
+                "status": str(status.pk),
+                "stix_id": verdict.stix_id,
+                "version": verdict.version,
+                "sender_identity": sender_identity,
+                "incident": receipt.incident.public_id,
+                "revision": receipt.revision.number,
+                "created": receipt.created,
+                "tlp": fields["tlp"],
+            },
+        )
+    what = "filed as" if receipt.created else f"revision {receipt.revision.number} of"
+    return f"Received: {what} {receipt.incident.public_id} (in the triage queue)."
+
+
+def exchange_receive(
+    *, actor: Principal, api_root: str, collection_id: str, envelope: dict[str, Any]
+) -> TaxiiStatus:
+    """A partner registry's POST to an inbound collection: every object checked and, if it is an incident
+    that passes, filed as a report of the sending organisation (or a revision of the one an earlier
+    version filed), each in its own transaction with an `exchange.object_received` audit event and the
+    submission's outbox event (reviewers are told as for any report). Refused objects create nothing and
+    are listed with the reason. Returns the (complete) status resource."""
+    if not selectors.taxii_is_partner(actor) or actor.org_id is None:
+        raise Forbidden(
+            "Only a partner registry (an API key of a regulator or coordination body with the scope "
+            "'exchange:write') writes to this collection.",
+            code="not_partner",
+        )
+    objects = envelope.get("objects")
+    if not isinstance(objects, list):
+        raise ValidationFailed("A TAXII envelope needs an `objects` list.", code="not_an_envelope")
+    sender_identity = stix_id("identity", actor.org_id)
+    digest = hashlib.sha256(json.dumps(envelope, sort_keys=True).encode()).hexdigest()
+    status = TaxiiStatus.objects.create(
+        sender_org_id=actor.org_id,
+        sender_label=actor.label,
+        api_root=api_root,
+        collection_id=collection_id,
+        bundle_sha256=digest,
+        request_timestamp=timezone.now(),
+    )
+    successes: list[dict[str, str]] = []
+    failures: list[dict[str, str]] = []
+    for obj in objects:
+        verdict = check_object(obj, sender_identity=sender_identity)
+        if not verdict.ok:
+            failures.append(_detail(verdict))
+            continue
+        if verdict.incident is None:
+            successes.append(_detail(verdict))
+            continue
+        try:
+            message = _receive_incident(
+                actor=actor, status=status, sender_identity=sender_identity, obj=obj, verdict=verdict
+            )
+        except DomainError as error:
+            failures.append(_detail(verdict, error.detail))
+            continue
+        except IntegrityError:  # a concurrent POST of the same id and version got in first
+            failures.append(_detail(verdict, "Already received (this id and version); nothing changed."))
+            continue
+        successes.append(_detail(verdict, message))
+    TaxiiStatus.objects.filter(pk=status.pk).update(
+        status=TaxiiStatusState.COMPLETE,
+        total_count=len(objects),
+        success_count=len(successes),
+        failure_count=len(failures),
+        pending_count=0,
+        successes=successes,
+        failures=failures,
+        pendings=[],
+    )
+    status.refresh_from_db()
+    return status

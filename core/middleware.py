@@ -21,6 +21,15 @@ CONTENT_SECURITY_POLICY = (
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 
 
+# Paths machines call (the REST API, the published JSON Schemas, TAXII 2.1): errors are problem+json or
+# TAXII error messages, never pages or redirects, and responses vary on the credentials.
+MACHINE_PATH_PREFIXES = ("/api/", "/schemas/", "/taxii2/")
+
+
+def is_machine_path(path: str) -> bool:
+    return path.startswith(MACHINE_PATH_PREFIXES)
+
+
 def current_request_id() -> str:
     """The id of the request being served ('' outside a request): goes into audit events and logs."""
     return _request_id.get()
@@ -58,7 +67,7 @@ class SecurityHeadersMiddleware:
         authenticated = bool(user is not None and user.is_authenticated)
         if authenticated or "HTTP_AUTHORIZATION" in request.META:
             response["Cache-Control"] = "no-store"
-        if request.path.startswith("/api/"):
+        if is_machine_path(request.path):
             # What an API read returns depends on who asks (TLP): a shared cache must key on the credentials.
             patch_vary_headers(response, ("Authorization", "Cookie"))
         return response
@@ -78,6 +87,6 @@ class DomainErrorPageMiddleware:
         from core.errors import DomainError
         from core.web import domain_error_page
 
-        if isinstance(exception, DomainError) and not request.path.startswith("/api/"):
+        if isinstance(exception, DomainError) and not is_machine_path(request.path):
             return domain_error_page(request, exception)
         return None

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from core.api.errors import problem_json_response
+from core.middleware import is_machine_path
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -29,7 +30,7 @@ def problem_type(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if request.path.startswith(("/api/", "/schemas/", "/taxii2/")):
+    if is_machine_path(request.path):
         return problem_json_response(
             request, status=404, code="not_found", title="Not found", detail="No such resource."
         )
@@ -37,7 +38,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    if request.path.startswith(("/api/", "/schemas/", "/taxii2/")):
+    if is_machine_path(request.path):
         return problem_json_response(
             request,
             status=500,

@@ -474,6 +474,7 @@ def incident_alias_add(
                 target=locked,
                 after={"source": alias.source, "external_id": alias.external_id, "url": alias.url},
             )
+            outbox_emit(topic=RECORD_CHANGED_EVENT, subject=locked, data={"change": "alias"})
     return alias, created
 
 
@@ -548,6 +549,51 @@ def incident_submit(*, actor: Principal, data: dict[str, Any], links: Links) -> 
             "A report with this external_id is being filed right now; retry.", code="external_id_race"
         ) from exc
     return Receipt(incident=incident, revision=revision, created=True)
+
+
+PARTNER_TLPS = (TLP.CLEAR, TLP.GREEN, TLP.AMBER)
+
+
+def partner_incident_receive(
+    *,
+    actor: Principal,
+    stix_id: str,
+    title: str,
+    description: str,
+    tlp: str,
+    determination: str = "",
+    severity: str = "",
+) -> Receipt:
+    """File the report a partner registry pushed over TAXII (coordination.services.exchange_receive), as
+    a submission of the sending organisation in the triage queue, through `incident_submit`'s rules.
+
+    The partner is an oversight organisation, not a lab: it files in the capacity of a regulator, with the
+    STIX id as its `external_id`, so a later version of the same STIX object is a follow-up revision of
+    that report (never a second incident, never merged into anyone else's). What STIX does not carry is
+    left for triage: record class `real_world_incident`, instruction provenance `unknown`, no models.
+    Only TLP:CLEAR, GREEN and AMBER are taken: a partner cannot name Redline's TLP:RED recipients, and
+    without countries an AMBER+STRICT report would reach no lead regulator, so neither could be triaged."""
+    if actor.org_kind not in (OrganizationKind.REGULATOR, OrganizationKind.COORDINATION_BODY):
+        raise Forbidden("Only regulators and coordination bodies push reports.", code="not_partner")
+    if not actor.has_scope("exchange:write"):
+        raise Forbidden("This key lacks the scope 'exchange:write'.", code="insufficient_scope")
+    if tlp not in PARTNER_TLPS:
+        raise ValidationFailed(
+            f"TLP:{tlp.upper()} is not accepted from a partner registry (TLP:CLEAR, GREEN or AMBER only).",
+            code="partner_tlp_not_accepted",
+        )
+    data: dict[str, Any] = {
+        "record_class": "real_world_incident",
+        "title": title[:300],
+        "description": description or title,
+        "submitter_capacity": "regulator",
+        "instruction_provenance": "unknown",
+        "external_id": stix_id,
+        "tlp": tlp,
+        "determination": determination,
+        "severity": severity,
+    }
+    return incident_submit(actor=actor, data=data, links=Links(models=[]))
 
 
 def _amend(
@@ -641,6 +687,10 @@ def incident_amend(
 # --- the triage workflow (incidents.workflows) ---------------------------------------------------------
 
 TRANSITIONED_EVENT = "incident.transitioned"
+TLP_CHANGED_EVENT = "incident.tlp_changed"
+# Changes that alter what the record exports (assessments, comments, aliases) but that nobody subscribes
+# to: the outbox carries them to the TAXII index (coordination.taxii.handlers), and fan-out ignores them.
+RECORD_CHANGED_EVENT = "record.changed"
 _LOCK_NOT_AVAILABLE = "55P03"
 _CONCURRENT = "Another action on this report is in progress or just happened; re-read it and retry."
 _TRANSITION_FIELDS = [
@@ -867,6 +917,8 @@ def incident_change_tlp(*, actor: Principal, incident: Incident, tlp: str, reaso
             before={"tlp": old},
             after={"tlp": new, "reason": reason},
         )
+        # The owner's `own_reports` subscribers hear of it; the TAXII index re-marks the objects.
+        outbox_emit(topic=TLP_CHANGED_EVENT, subject=locked, data={"from": old.value, "to": new.value})
     return locked
 
 
@@ -1224,6 +1276,7 @@ def comment_add(*, actor: Principal, incident: Incident, visibility: str, body: 
                 "author_org": actor.org_short_name,
             },
         )
+        outbox_emit(topic=RECORD_CHANGED_EVENT, subject=incident, data={"change": "comment"})
     return comment
 
 
@@ -1293,6 +1346,7 @@ def assessment_set(
             before=before,
             after=_assessment_state(assessment),
         )
+        outbox_emit(topic=RECORD_CHANGED_EVENT, subject=incident, data={"change": "assessment"})
     return assessment, existing is None
 
 

@@ -145,7 +145,8 @@ ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_TOTP_ISSUER = "Redline"
 MFA_PASSKEY_LOGIN_ENABLED = False
-# WebAuthn needs a secure origin; only local development (DEBUG, http://127.0.0.1) relaxes that.
+# WebAuthn needs a secure origin; only local development (DEBUG) relaxes that. Browsers treat
+# http://localhost as secure but not http://127.0.0.1: enrol a security key at http://localhost:8000.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 REDLINE_MFA_REQUIRED_ROLES = ["reviewer", "regulator", "platform_admin"]
 # Idle browser sessions end after 8 hours; the cookie dies with the browser.
@@ -273,7 +274,10 @@ SPECTACULAR_SETTINGS = {
 
 # The transactional outbox: handlers that turn an event into deliveries (core.outbox), and how long an
 # undispatched event waits for its on-commit task before the sweeper takes it.
-REDLINE_OUTBOX_HANDLERS: list[str] = ["coordination.notifications.fan_out"]
+REDLINE_OUTBOX_HANDLERS: list[str] = [
+    "coordination.notifications.fan_out",
+    "coordination.taxii.handlers.index_event",
+]
 REDLINE_OUTBOX_SWEEP_AFTER_SECONDS = env.int("REDLINE_OUTBOX_SWEEP_AFTER_SECONDS", default=30)
 # The sync API (core.sync): a `modified_after` read serves rows stamped this long before the oldest open
 # write (and before now), covering clock skew between app hosts and the database.

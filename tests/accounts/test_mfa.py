@@ -34,6 +34,8 @@ def test_oversight_staff_without_a_second_factor_reach_only_enrolment(regulator_
     assert page["Location"] == "/accounts/2fa/"
     assert client.get("/incidents/").status_code == 302
     assert_problem(client.get("/api/v1/incidents/"), 403, "mfa_enrolment_required")
+    # TAXII is a machine path too: a problem, never a redirect to a page a TAXII client cannot follow.
+    assert_problem(client.get("/taxii2/"), 403, "mfa_enrolment_required")
     # Enrolment itself and sign-out stay reachable.
     assert client.get("/accounts/2fa/").status_code == 200
     assert client.get("/accounts/reauthenticate/").status_code == 200
