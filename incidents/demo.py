@@ -24,7 +24,7 @@ from accounts.authentication import principal_for_membership, system_principal
 from accounts.models import Membership, Organization, Role
 from core.actors import Principal
 from incidents.models import Incident, IncidentRecipient
-from incidents.services import InvolvedModel, Links, incident_submit
+from incidents.services import InvolvedModel, Links, incident_submit, incident_transition
 from registry.demo import SCAFFOLD
 from registry.models import AgentScaffold, EvaluationResult, FrontierModel
 
@@ -351,5 +351,20 @@ def load_demo_incidents() -> list[Incident]:
                 IncidentRecipient.objects.get_or_create(
                     incident=receipt.incident, user=user_model.objects.get(username=username)
                 )
+            if spec in PAPER_FINDINGS[:PUBLISHED_FINDINGS]:
+                _publish(receipt.incident)
             created.append(receipt.incident)
     return created
+
+
+# The first paper findings are triaged and accepted by the demo reviewer, so the public Atom feed (which
+# holds accepted TLP:CLEAR reports) has entries; the rest wait in the triage queue.
+PUBLISHED_FINDINGS = 2
+DEMO_REVIEWER = ("eu-ai-office", "reviewer")
+
+
+def _publish(incident: Incident) -> None:
+    reviewer = _actor(Organization.objects.get(short_name=DEMO_REVIEWER[0]), DEMO_REVIEWER[1])
+    incident_transition(actor=reviewer, incident=incident, action="claim")
+    incident.refresh_from_db()
+    incident_transition(actor=reviewer, incident=incident, action="accept")

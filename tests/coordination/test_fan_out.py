@@ -11,10 +11,11 @@ from accounts.models import Role
 from coordination import services
 from coordination.models import Delivery, EmailSubscription
 from core.models import OutboxEvent
-from core.outbox import outbox_dispatch
+from core.outbox import outbox_dispatch, outbox_emit
 from incidents.models import IncidentRecipient
 from tests.coordination.helpers import admin_of, lab_member, submit
 from tests.factories import OrganizationFactory
+from tests.incidents import matrix
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -173,3 +174,79 @@ def test_a_transition_tells_the_owner_the_action_and_states_but_no_free_text(org
         "withdrawn",
     )
     assert "wrong model" not in str(delivery.payload)
+
+
+# The visibility matrix of DESIGN 4 (tests/incidents/matrix.py) over notification payloads: every member
+# and every organisation's endpoint subscribed to everything, one deadline event per TLP level (the widest
+# topic: oversight subscribers hear of every report they may see). Nobody is told of a report they may
+# not see, and a minimised payload names nothing.
+ENDPOINT_EXPECTED = {
+    "lab_a": {"clear", "green", "amber", "amber+strict"},  # its own reports; an endpoint never gets red
+    "lab_b": set(),  # not its reports, not oversight
+    "eu": {"clear", "green", "amber", "amber+strict"},  # the lead regulator (FR is in the EU)
+    "us": {"clear", "green", "amber"},
+    "coord": {"clear", "green", "amber"},
+}
+
+
+def test_the_visibility_matrix_holds_over_webhook_and_email_payloads():
+    world = matrix.build_world()
+    for name, membership in world.memberships.items():
+        membership.user.email = f"{name}@matrix.example"  # email goes to members with an address
+        membership.user.save(update_fields=["email"])
+        EmailSubscription.objects.create(
+            membership=membership, subscriptions=["new_in_jurisdiction", "own_reports", "deadlines"]
+        )
+    endpoints = {
+        name: endpoint(org, "new_in_jurisdiction", "own_reports", "deadlines")
+        for name, org in world.orgs.items()
+    }
+    for incident in world.incidents.values():
+        with transaction.atomic():
+            outbox_emit(
+                topic="deadline.reminder",
+                subject=incident,
+                data={
+                    "regime": "gpai_cop",
+                    "stage": "initial",
+                    "sequence": 1,
+                    "due_at": "2026-01-01T00:00:00Z",
+                },
+            )
+    tlp_of = {str(incident.pk): tlp for tlp, incident in world.incidents.items()}
+    reminders = Delivery.objects.filter(event__topic="deadline.reminder")
+
+    def check(deliveries: list[Delivery]) -> set[str]:
+        seen = {tlp_of[d.payload["data"]["id"]] for d in deliveries}
+        assert len(seen) == len(deliveries)  # one delivery per report and recipient
+        for delivery in deliveries:
+            data, tlp = delivery.payload["data"], tlp_of[delivery.payload["data"]["id"]]
+            others = [i.title for t, i in world.incidents.items() if t != tlp]
+            assert not any(title in str(delivery.payload) for title in others)
+            assert ("title" in data) == (tlp not in ("red", "amber+strict")), (tlp, data)
+        return seen
+
+    for name, ep in endpoints.items():
+        assert check(list(reminders.filter(endpoint=ep))) == ENDPOINT_EXPECTED[name], name
+    told = {"lab_a_submitter", "lead_reviewer", "other_reviewer", "regulator", "coordination"}
+    for principal, membership in world.memberships.items():
+        expected = matrix.EXPECTED[principal] if principal in told else set()
+        got = check(list(reminders.filter(user=membership.user)))
+        assert got == expected, (principal, got, expected)
+
+
+def test_a_tlp_change_tells_the_owner_the_levels_but_not_the_reason(orgs):
+    from accounts.authentication import principal_for_membership
+    from incidents import services as incident_services
+
+    own = endpoint(orgs["lab_a"], "own_reports")
+    submitter = lab_member(orgs["lab_a"])
+    incident = submit(submitter, tlp="green")
+    regulator = principal_for_membership(lab_member(orgs["eu"], Role.REGULATOR))
+    incident_services.incident_change_tlp(
+        actor=regulator, incident=incident, tlp="clear", reason="Cleared for the public secretly"
+    )
+    [delivery] = [d for d in deliveries_to(own) if d.payload["type"] == "incident.tlp_changed"]
+    data = delivery.payload["data"]
+    assert (data["from"], data["to"], data["tlp"]) == ("green", "clear", "clear")
+    assert "secretly" not in str(delivery.payload)

@@ -377,7 +377,9 @@ def test_an_assessment_reaches_the_next_poll_as_an_opinion(api, reports, regulat
     _, mark = _poll(api, url)
     regulator = member_principal(regulator_org, Role.REGULATOR)
     incident_services.assessment_set(
-        actor=regulator, incident=reports["amber"], data={"verdict": "confirmed_self_replication", "tlp": "amber"}
+        actor=regulator,
+        incident=reports["amber"],
+        data={"verdict": "confirmed_self_replication", "tlp": "amber"},
     )
     fresh, _ = _poll(api, url, mark)
     opinions = [o for o in fresh if o["type"] == "opinion"]

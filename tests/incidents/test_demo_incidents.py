@@ -146,3 +146,16 @@ def test_the_load_demo_command_loads_the_incidents_and_says_how_to_try_visibilit
 
     assert Incident.objects.count() == len(DEMO_INCIDENTS)
     assert "Visibility: curl" in capsys.readouterr().out
+
+
+def test_the_first_paper_findings_are_accepted_so_the_demo_feed_has_entries(client):
+    from incidents.demo import PUBLISHED_FINDINGS
+
+    load_demo_data()
+    load_demo_incidents()
+    published = [spec.external_id for spec in PAPER_FINDINGS[:PUBLISHED_FINDINGS]]
+    statuses = dict(Incident.objects.values_list("external_id", "status"))
+    assert {statuses[e] for e in published} == {"accepted"}
+    assert {statuses[spec.external_id] for spec in FICTIONAL_RECORDS} == {"submitted"}
+    feed = client.get("/public/incidents.atom").content.decode()
+    assert feed.count("<entry>") == PUBLISHED_FINDINGS
