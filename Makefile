@@ -61,3 +61,6 @@ inspect-logs: venv
 
 clean-db:
 	rm -rf .pgdata
+
+# Separately runnable suites (benchmarks, security, fault scenarios, deployment): one file each in mk/.
+-include mk/*.mk

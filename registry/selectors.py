@@ -110,11 +110,13 @@ def scaffold_get(*, actor: Principal, ref: str) -> AgentScaffold:
 
 def evaluation_list(*, actor: Principal) -> QuerySet[EvaluationResult]:
     """Visible results, whose model is visible too, with what the list shows joined in one query;
-    `visible_scaffold` is the scaffold's public id only when the actor may see the scaffold too."""
+    `visible_scaffold` is the scaffold's public id only when the actor may see the scaffold too, and
+    `visible_supersedes` / `visible_superseded_by` name the linked result only when it is visible too."""
     visible_models = FrontierModel.objects.filter(_model_visibility_q(actor)).values("pk")
     visible_scaffold = AgentScaffold.objects.filter(
         tlp_visibility_q(actor, owner_field="owner_org"), pk=OuterRef("scaffold_id")
     )
+    linked = EvaluationResult.objects.filter(evaluation_visibility_q(actor), model_id__in=visible_models)
     return (
         EvaluationResult.objects.filter(evaluation_visibility_q(actor), model_id__in=visible_models)
         .select_related(
@@ -134,6 +136,10 @@ def evaluation_list(*, actor: Principal) -> QuerySet[EvaluationResult]:
                 output_field=BooleanField(),
             ),
             visible_scaffold=Subquery(visible_scaffold.values("public_id")),
+            visible_supersedes=Subquery(linked.filter(pk=OuterRef("supersedes_id")).values("public_id")),
+            visible_superseded_by=Subquery(
+                linked.filter(supersedes_id=OuterRef("pk")).values("public_id")[:1]
+            ),
         )
     )
 

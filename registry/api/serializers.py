@@ -351,10 +351,18 @@ class EvaluationResultSerializer(serializers.ModelSerializer):
     evaluator_org = ProviderField()
     owner_org = ProviderField()
     wilson_interval = serializers.SerializerMethodField()
-    supersedes: serializers.SlugRelatedField[EvaluationResult] = serializers.SlugRelatedField(
-        slug_field="public_id", read_only=True, allow_null=True
+    supersedes = serializers.CharField(
+        source="visible_supersedes",
+        read_only=True,
+        allow_null=True,
+        help_text="Public id of the result this one corrects (null when none or the reader may not see it).",
     )
-    superseded_by = serializers.SerializerMethodField()
+    superseded_by = serializers.CharField(
+        source="visible_superseded_by",
+        read_only=True,
+        allow_null=True,
+        help_text="Public id of the result that corrects this one (null when none or not visible).",
+    )
     is_current = serializers.SerializerMethodField()
     meets_red_line = serializers.BooleanField(read_only=True)
     raw_log = serializers.SerializerMethodField()
@@ -420,11 +428,6 @@ class EvaluationResultSerializer(serializers.ModelSerializer):
             "confidence": 0.95,
             "method": "wilson_score",
         }
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_superseded_by(self, obj: EvaluationResult) -> str | None:
-        successor = getattr(obj, "superseded_by", None)
-        return successor.public_id if successor is not None else None
 
     @extend_schema_field(serializers.BooleanField())
     def get_is_current(self, obj: EvaluationResult) -> bool:

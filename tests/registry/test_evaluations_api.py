@@ -362,3 +362,14 @@ def test_the_database_refuses_to_delete_a_result(model_a):
         EvaluationResult.objects.filter(pk=evaluation.pk).delete()
 
     assert EvaluationResult.objects.filter(pk=evaluation.pk).exists()
+
+
+def test_a_link_to_a_result_the_reader_may_not_see_is_null(client_a, model_a, anon):
+    old = EvaluationResultFactory(model=model_a, tlp="clear")
+    response = _supersede(client_a, old, n_successes=4, tlp="amber", reason="Recount, not public yet.")
+    assert response.status_code == 201, response.content
+    hidden = response.json()["public_id"]
+    # The owner sees both ends of the link; the public sees the old result without the amber successor's id.
+    assert client_a.get(f"{EVALUATIONS}{old.public_id}").json()["superseded_by"] == hidden
+    public = anon.get(f"{EVALUATIONS}{old.public_id}").json()
+    assert public["superseded_by"] is None and hidden not in str(public)
