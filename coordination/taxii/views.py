@@ -216,6 +216,13 @@ class _CollectionEndpoint(TaxiiView):
         filters = parse_filters(self.request, object_id=object_id)
         return selectors.taxii_object_page(actor=self.actor, root=collection.root, filters=filters)
 
+    def object_page(self, collection_id: str, object_id: str) -> selectors.TaxiiPage:
+        """The versions of one object the filters select; 404 if none is visible."""
+        page = self.page(collection_id, object_id=object_id)
+        if not page.items and not page.more:
+            raise NotFound(f"No object {object_id[:100]!r} in this collection.")
+        return page
+
 
 class ObjectsView(_CollectionEndpoint):
     """GET: a page of objects (envelope). POST: a partner registry adds objects (inbound collections)."""
@@ -252,9 +259,7 @@ class ObjectView(_CollectionEndpoint):
     def get(
         self, request: Request, collection_id: str, object_id: str, community: str | None = None
     ) -> Response:
-        page = self.page(collection_id, object_id=object_id)
-        if not page.items and not page.more:
-            raise NotFound(f"No object {object_id[:100]!r} in this collection.")
+        page = self.object_page(collection_id, object_id)
         return Response(_envelope(page, [item.object for item in page.items]), headers=_page_headers(page))
 
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -265,9 +270,7 @@ class VersionsView(_CollectionEndpoint):
     def get(
         self, request: Request, collection_id: str, object_id: str, community: str | None = None
     ) -> Response:
-        page = self.page(collection_id, object_id=object_id)
-        if not page.items and not page.more:
-            raise NotFound(f"No object {object_id[:100]!r} in this collection.")
+        page = self.object_page(collection_id, object_id)
         body = _envelope(page, [item.version for item in page.items], key="versions")
         return Response(body, headers=_page_headers(page))
 
