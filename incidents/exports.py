@@ -14,8 +14,9 @@ follows (`mapping_version` "redline-crf/1"):
 - `identification`: public id (`incident_id`), title, `event_type` (incident | hazard: a
   hazard_near_miss record, or an OECD severity of hazard / serious_hazard, is a hazard), record class,
   determination, report stage, triage status, revision, TLP, external references and aliases.
-- `dates`: occurred start / end and their precision, detected, provider aware, submitted (server receipt
-  of the first report: the one the legal clocks count), last modified.
+- `dates`: occurred start / end and their precision, detected, provider aware, resolved (the final
+  report's clock starts there), submitted (server receipt of the first report: the one the legal clocks
+  count), last modified.
 - `ai_systems`: each involved model (registered public id, name, version, provider, role; or the
   free-text name of an unregistered model), the agent scaffold (public id), the AI system's relation to
   the event (caused / contributed / involved), scenario type and instruction provenance (an instructed
@@ -36,8 +37,8 @@ EU GPAI serious-incident template: the ten fields Redline renders, chosen from t
 the GPAI Code of Practice (Safety and Security chapter, Measure 9) and AI Act Art. 73 (see EU_FIELDS):
 
  1. provider_and_model: the provider (submitting organisation) and the model(s) and scaffold involved;
- 2. dates: when the incident occurred, was detected, and when the provider became aware (the clock's
-    start), plus the server receipt time;
+ 2. dates: when the incident occurred, was detected, when the provider became aware (the clock's
+    start) and when it was resolved (the final report is due 60 days on), plus the server receipt time;
  3. description: title, narrative, record class, scenario, instruction provenance, outcome,
     determination;
  4. serious_harm: the EU category (Art. 3(49) a-d or the Code's cyber-breach / self-exfiltration),
@@ -117,6 +118,7 @@ def _dates(incident: Incident) -> dict[str, datetime | str | None]:
         "occurred_precision": incident.occurred_precision,
         "detected_at": incident.detected_at,
         "provider_aware_at": incident.provider_aware_at,
+        "resolved_at": incident.resolved_at,
         "submitted_at": incident.submitted_at,
     }
 

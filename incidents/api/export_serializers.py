@@ -33,6 +33,7 @@ class ExportDatesSerializer(serializers.Serializer):
     occurred_precision = _text()
     detected_at = _stamp()
     provider_aware_at = _stamp()
+    resolved_at = _stamp()
     submitted_at = serializers.DateTimeField(help_text="Server receipt of the first report.")
 
 

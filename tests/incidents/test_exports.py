@@ -47,6 +47,7 @@ def known(world: World) -> dict:  # noqa: F811
             "occurred_start": AT(8, 0),
             "detected_at": AT(9, 30),
             "provider_aware_at": AT(10, 0),
+            "resolved_at": AT(16, 0),
             "countries": ["FR", "DE"],
             "observed_behaviours": [
                 {"behaviour": "weight_transfer", "timestamp": "2026-01-10T08:05:00Z", "description": "scp"}
@@ -105,6 +106,7 @@ def test_crf_maps_the_incident(world, known):  # noqa: F811
         "amber",
     )
     assert crf["dates"]["provider_aware_at"] == "2026-01-10T10:00:00Z"
+    assert crf["dates"]["resolved_at"] == "2026-01-10T16:00:00Z"  # the final report's clock starts here
     assert crf["dates"]["submitted_at"]
     systems = crf["ai_systems"]
     assert systems["instruction_provenance"] == "uninstructed" and systems["ai_system_relation"] == "caused"
@@ -169,6 +171,7 @@ def test_eu_template_has_the_ten_fields(world, known):  # noqa: F811
     assert doc["provider_and_model"]["provider_short_name"] == "matrix-lab-a"
     assert doc["provider_and_model"]["models"][0]["name"] == "Qwen-like-72B"
     assert doc["dates"]["provider_aware_at"] == "2026-01-10T10:00:00Z"
+    assert doc["dates"]["resolved_at"] == "2026-01-10T16:00:00Z"
     assert doc["description"]["title"] == incident.title
     assert doc["serious_harm"]["eu_category"] == "cop_cyber_breach_self_exfiltration"
     assert doc["affected"]["hosts_affected"] == 2 and doc["affected"]["replica_count"] == 1
