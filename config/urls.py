@@ -3,10 +3,9 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api.views import ApiKeyViewSet, OrganizationViewSet
-from api_docs.views import RedocView, SwaggerView, json_schema
+from api_docs.views import CachedSchemaView, RedocView, SwaggerView, json_schema
 from coordination.api.snapshot_views import SnapshotFileView, SnapshotIndexView
 from coordination.api.stix_views import IncidentQueryStixView, IncidentStixView
 from coordination.api.views import EmailSubscriptionView, WebhookEndpointViewSet
@@ -36,7 +35,7 @@ router.register("audit/checkpoints", AuditCheckpointViewSet, basename="audit-che
 router.register("audit", AuditEventViewSet, basename="audit")
 
 api_v1 = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", CachedSchemaView.as_view(), name="schema"),
     path("docs/", SwaggerView.as_view(url_name="api:schema"), name="swagger-ui"),
     path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
     re_path(r"^email-subscription/?$", EmailSubscriptionView.as_view(), name="email-subscription"),

@@ -20,10 +20,11 @@ from django.utils import timezone
 
 from accounts.models import Organization, OrganizationKind, Role
 from core.actors import Principal
-from core.audit import audit_record
+from core.audit import audit_event, audit_record, audit_record_many
+from core.bulk import copy_insert
 from core.enums import TLP, TLP_ORDER
 from core.errors import Conflict, FieldError, Forbidden, ValidationFailed
-from core.public_ids import allocate_public_id
+from core.public_ids import allocate_public_id, allocate_public_ids
 from registry.importers.base import ImportFormatError, ParsedEvaluation
 from registry.models import (
     AgentScaffold,
@@ -397,7 +398,10 @@ def _build_evaluation(
     model: FrontierModel,
     scaffold: AgentScaffold | None,
     data: dict[str, Any],
+    links_checked: bool = False,
 ) -> EvaluationResult:
+    """An unsaved result, validated. `links_checked`: the caller read org, model and scaffold from the
+    database in this transaction (a bulk import), so full_clean need not query each one again per row."""
     unknown = set(data) - set(EVALUATION_FIELDS)
     if unknown:
         raise ValidationFailed(f"Unknown fields: {sorted(unknown)}", code="unknown_field")
@@ -430,7 +434,8 @@ def _build_evaluation(
         owner_org=org, evaluator_org=org, model=model, scaffold=scaffold, submitted_by=actor.label, **fields
     )
     _derive_counts(evaluation)
-    _full_clean(evaluation, exclude=["public_id", "supersedes"])
+    links = ["owner_org", "evaluator_org", "model", "scaffold"] if links_checked else []
+    _full_clean(evaluation, exclude=["public_id", "supersedes", *links])
     return evaluation
 
 
@@ -452,6 +457,38 @@ def _save_evaluation(actor: Principal, evaluation: EvaluationResult, event_code:
         },
     )
     return evaluation
+
+
+def _save_evaluations(actor: Principal, evaluations: list[EvaluationResult]) -> list[EvaluationResult]:
+    """`_save_evaluation` for many new results in a fixed number of queries, whatever their number: the
+    public ids from one nextval query, one COPY of the results (core.bulk), one UPDATE of the models'
+    modified_at, one COPY of their `evaluation.created` audit events, in the same order."""
+    if not evaluations:
+        return []
+    public_ids = allocate_public_ids(
+        sequence="registry_evaluation_seq", prefix="EVR", width=4, count=len(evaluations)
+    )
+    for evaluation, public_id in zip(evaluations, public_ids, strict=True):
+        evaluation.public_id = public_id
+    copy_insert(evaluations)
+    FrontierModel.objects.filter(pk__in={e.model_id for e in evaluations}).update(modified_at=timezone.now())
+    audit_record_many(
+        [
+            audit_event(
+                actor=actor,
+                event_code="evaluation.created",
+                target=evaluation,
+                after={
+                    **_snapshot(evaluation, EVALUATION_FIELDS),
+                    "model": evaluation.model.public_id,
+                    "supersedes": None,
+                    "wilson": [evaluation.wilson_lower, evaluation.wilson_upper],
+                },
+            )
+            for evaluation in evaluations
+        ]
+    )
+    return evaluations
 
 
 def evaluation_create(
@@ -610,23 +647,37 @@ def evaluation_import(
         if duplicate.exists():
             ids = ", ".join(duplicate.values_list("public_id", flat=True)[:5])
             raise Conflict(f"This file was imported already ({ids}).", code="duplicate_import")
+        # A log names the same model on every sample: resolve each name once per import (a second lookup
+        # would find the same model, or the one the first registered).
+        resolved: dict[tuple[str, str], FrontierModel] = {}
         for item in parsed:
             target = model
             if target is None:
-                target, was_created = _resolve_model_for_import(
-                    actor=actor, org=org, parsed=item, visible_models=visible_models, tlp=defaults.get("tlp")
-                )
-                if was_created:
-                    created.append(target)
+                name_key = (item.model_name, item.source_format)
+                target = resolved.get(name_key)
+                if target is None:
+                    target, was_created = _resolve_model_for_import(
+                        actor=actor,
+                        org=org,
+                        parsed=item,
+                        visible_models=visible_models,
+                        tlp=defaults.get("tlp"),
+                    )
+                    resolved[name_key] = target
+                    if was_created:
+                        created.append(target)
             data = {**defaults, **_parsed_fields(item)}
-            built.append(_build_evaluation(actor=actor, org=org, model=target, scaffold=scaffold, data=data))
+            built.append(
+                _build_evaluation(
+                    actor=actor, org=org, model=target, scaffold=scaffold, data=data, links_checked=True
+                )
+            )
         # The file is stored only once every result has passed its checks, so a refused import leaves
         # nothing behind in storage (a rolled-back transaction cannot take a written file back).
         key = _store_raw_log(org, raw_log)
-        results: list[EvaluationResult] = []
         for evaluation in built:
             _attach_raw_log(evaluation, key, raw_log)
-            results.append(_save_evaluation(actor, evaluation, "evaluation.created"))
+        results = _save_evaluations(actor, built)
     return ImportOutcome(evaluations=results, created_models=created, sha256=sha256)
 
 

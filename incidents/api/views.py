@@ -195,7 +195,8 @@ class IncidentViewSet(RecordViewSet):
     write_scope = "incidents:write"
 
     def list_selector(self, actor: Principal) -> Any:
-        return selectors.incident_list(actor=actor)
+        # Plain rows of the list's columns (IncidentListSerializer reads them): no model instances.
+        return selectors.incident_list_rows(actor=actor)
 
     def get_selector(self, actor: Principal, ref: str) -> Incident:
         return selectors.incident_get(actor=actor, ref=ref)
@@ -396,8 +397,8 @@ class IncidentViewSet(RecordViewSet):
             page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
             assert page is not None
             snippets = selectors.incident_search_snippets(actor=self.actor, incidents=page, text=text)
-        for incident in page:
-            incident.search_snippet = snippets.get(incident.pk, "")
+        for row in page:
+            row["search_snippet"] = snippets.get(row["id"], "")
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
