@@ -1,16 +1,23 @@
-"""Request id and security headers."""
+"""Request id (and the request log line that carries it), and security headers."""
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 
+from core.actors import Principal
+
 _request_id: ContextVar[str] = ContextVar("request_id", default="")
+_request: ContextVar[HttpRequest | None] = ContextVar("request", default=None)
+request_logger = logging.getLogger("redline.request")
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # fullmatch: `$` would let a trailing newline in
 
 # Strict CSP: no inline script or style, no eval, nothing from another origin.
@@ -35,8 +42,26 @@ def current_request_id() -> str:
     return _request_id.get()
 
 
+def current_org_id() -> str:
+    """The acting organisation of the request being served, once authentication has named it ('' before,
+    for anonymous callers and outside a request). Read from what the API's authentication (request.user)
+    or the pages' principal middleware already resolved: a log line never costs a query."""
+    request = _request.get()
+    return org_id_of(request) if request is not None else ""
+
+
+def org_id_of(request: HttpRequest) -> str:
+    """The acting organisation's id as far as this request has resolved it (see current_org_id)."""
+    for principal in (request.__dict__.get("user"), request.__dict__.get("_redline_principal")):
+        # type(), not isinstance(): request.user may be a lazy object that isinstance would evaluate.
+        if type(principal) is Principal and principal.org_id is not None:
+            return str(principal.org_id)
+    return ""
+
+
 class RequestIdMiddleware:
-    """Takes a well-formed X-Request-ID from the caller or makes one, and echoes it on the response."""
+    """Takes a well-formed X-Request-ID from the caller or makes one, and echoes it on the response; logs
+    one line per request (method, path, status, duration), carrying the request and organisation ids."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -44,10 +69,28 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
+        # Also on the request: Django logs a 4xx/5xx (django.request) after the middleware has returned.
+        request.request_id = request_id  # type: ignore[attr-defined]
         token = _request_id.set(request_id)
+        request_token = _request.set(request)
+        started = time.perf_counter()
         try:
             response = self.get_response(request)
+            if settings.REDLINE_REQUEST_LOG:
+                request_logger.info(
+                    "%s %s %s",
+                    request.method,
+                    request.path,
+                    response.status_code,
+                    extra={
+                        "method": request.method,
+                        "path": request.path,
+                        "status": response.status_code,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
+                )
         finally:
+            _request.reset(request_token)
             _request_id.reset(token)
         response["X-Request-ID"] = request_id
         return response

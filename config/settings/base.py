@@ -4,7 +4,9 @@ config.settings.production."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import environ
@@ -27,6 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django.contrib.humanize",
     "django.forms",
+    "django_prometheus",
+    "axes",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -44,7 +48,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: counts every response (django-prometheus), then the request id and the JSON request log
+    # line that carries it.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.middleware.RequestIdMiddleware",
+    # /health/live, /health/ready, /metrics: before the host check and the HTTPS redirect (core.health).
+    "core.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -60,6 +69,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
     "core.middleware.DomainErrorPageMiddleware",
+    # django-axes: turns a locked-out sign-in into the lockout page (it must come last).
+    "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -132,6 +144,8 @@ LOGOUT_REDIRECT_URL = "home"
 # regulators and platform admins must enrol a second factor (TOTP or a WebAuthn security key) before any
 # other page (accounts.middleware.MfaEnrolmentMiddleware); recovery codes come with the first factor.
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out (username, address) pair before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -149,6 +163,22 @@ MFA_PASSKEY_LOGIN_ENABLED = False
 # http://localhost as secure but not http://127.0.0.1: enrol a security key at http://localhost:8000.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 REDLINE_MFA_REQUIRED_ROLES = ["reviewer", "regulator", "platform_admin"]
+# Login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one address,
+# that pair is refused (even with the right password) until the cool-off has passed; a success before the
+# limit clears the count. The failures are rows (axes' database handler), so every web process sees them.
+# allauth authenticates with the request and `username` credentials, which is what axes reads.
+AXES_ENABLED = env.bool("REDLINE_LOGIN_LOCKOUT", default=True)
+AXES_FAILURE_LIMIT = env.int("REDLINE_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("REDLINE_LOGIN_COOLOFF_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "account/lockout.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# allauth's own failed-login limit keeps its per-address part (password spraying across usernames); the
+# per-account lock is axes' alone, so a locked account always gets the lockout page.
+ACCOUNT_RATE_LIMITS = {"login_failed": env.str("REDLINE_LOGIN_FAILED_PER_ADDRESS", default="20/m/ip")}
 # Idle browser sessions end after 8 hours; the cookie dies with the browser.
 SESSION_COOKIE_AGE = env.int("REDLINE_SESSION_SECONDS", default=8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -202,12 +232,16 @@ REST_FRAMEWORK = {
     "DEFAULT_VERSIONING_CLASS": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Counted in the default cache (Redis in production); 429 problem+json with Retry-After.
+    # Each key (or user) has its budget, and an organisation has one for all its keys and users together,
+    # so minting more keys does not buy more throughput.
     "DEFAULT_THROTTLE_CLASSES": [
         "core.api.throttles.PrincipalRateThrottle",
+        "core.api.throttles.OrganizationRateThrottle",
         "core.api.throttles.AnonymousRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "principal": env.str("REDLINE_THROTTLE_PRINCIPAL", default="1200/min"),
+        "organization": env.str("REDLINE_THROTTLE_ORGANIZATION", default="6000/min"),
         "anonymous": env.str("REDLINE_THROTTLE_ANONYMOUS", default="120/min"),
     },
     # Proxies in front of the web processes whose X-Forwarded-For is trusted (0: the socket address only,
@@ -335,10 +369,57 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# Health probes (core.health): /health/live answers while the process runs; /health/ready also needs the
+# database, no unapplied migration and, when a broker is configured, the broker.
+REDLINE_HEALTH_CHECK_BROKER = env.bool("REDLINE_HEALTH_CHECK_BROKER", default=bool(CELERY_BROKER_URL))
+REDLINE_HEALTH_TIMEOUT_SECONDS = env.float("REDLINE_HEALTH_TIMEOUT_SECONDS", default=2.0)
+# A Celery worker serves the same two probes on this port when it is set (core.worker_health).
+REDLINE_WORKER_HEALTH_PORT = env.int("REDLINE_WORKER_HEALTH_PORT", default=0)
+CELERY_IMPORTS = ["core.worker_health"]
+
+# Prometheus metrics (django-prometheus) at /metrics, never public: a scraper presents
+# `Authorization: Bearer <REDLINE_METRICS_TOKEN>` or connects from REDLINE_METRICS_ALLOWED_NETWORKS
+# (CIDRs, matched on the socket address). With neither set, /metrics is a 404.
+REDLINE_METRICS_TOKEN = env.str("REDLINE_METRICS_TOKEN", default="")
+REDLINE_METRICS_ALLOWED_NETWORKS: list[str] = env.list("REDLINE_METRICS_ALLOWED_NETWORKS", default=[])
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# Logs go to stderr; LOG_FORMAT=json (production's default) writes one JSON object a line. Every record
+# carries the request id and the acting organisation's id (core.logging.RequestContextFilter), and every
+# request leaves one line on the `redline.request` logger (method, path, status, duration).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+REDLINE_REQUEST_LOG = env.bool("REDLINE_REQUEST_LOG", default=True)
+
+
+def logging_config(log_format: str) -> dict[str, Any]:
+    """Django's LOGGING for LOG_FORMAT `json` or `plain` (production.py picks json by default)."""
+    if log_format not in ("json", "plain"):
+        raise environ.ImproperlyConfigured("LOG_FORMAT must be json or plain.")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_context": {"()": "core.logging.RequestContextFilter"}},
+        "formatters": {
+            "plain": {
+                "format": "%(asctime)s %(levelname)s %(name)s %(message)s "
+                "(request_id=%(request_id)s org_id=%(org_id)s)"
+            },
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(org_id)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+                "timestamp": False,
+            },
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["request_context"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    }
+
+
+LOGGING = logging_config(LOG_FORMAT)

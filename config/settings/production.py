@@ -12,6 +12,7 @@ from config.settings.base import (
     REDLINE_AUDIT_SIGNING_KEY_FILE,
     database_config,
     env,
+    logging_config,
 )
 from core.signing import load_signing_key
 
@@ -51,6 +52,10 @@ if env.bool("REDLINE_WEBHOOK_ALLOW_HTTP", default=False) or env.bool(
     )
 REDLINE_WEBHOOK_ALLOW_HTTP = False
 REDLINE_WEBHOOK_ALLOW_LOOPBACK = False
+
+# One JSON object per log line (request id and org id on each), for the log pipeline.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+LOGGING = logging_config(LOG_FORMAT)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -42,7 +42,11 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # sets real limits where it checks them.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
-    "DEFAULT_THROTTLE_RATES": {"principal": "1000000/min", "anonymous": "1000000/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "principal": "1000000/min",
+        "organization": "1000000/min",
+        "anonymous": "1000000/min",
+    },
 }
 # Deadline tests move the clock by days with a signed-in client; the 8-hour production session would end
 # under them. base.py's value is what deployments get.
