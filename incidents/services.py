@@ -893,7 +893,13 @@ def incident_transition(
 
 
 def incident_change_tlp(*, actor: Principal, incident: Incident, tlp: str, reason: str) -> Incident:
-    """Raise TLP (the submitter, any time) or lower it (a regulator, with a reason; audited)."""
+    """Raise TLP (the submitter, any time) or lower it (a regulator, with a reason; audited).
+
+    Nobody raises a report beyond what they themselves may read afterwards: a person who raises it to
+    TLP:RED becomes one of its named recipients (the submitting person and key already are); a caller who
+    still could not read it (another API key of the organisation raising to RED, a platform admin outside
+    the report's audience raising to AMBER+STRICT) is refused with a 403 that says so, and nothing
+    changes."""
     new, old = TLP(tlp), TLP(incident.tlp)
     lowering = TLP_ORDER[new] < TLP_ORDER[old]
     if lowering:
@@ -909,13 +915,23 @@ def incident_change_tlp(*, actor: Principal, incident: Incident, tlp: str, reaso
             return locked
         locked.tlp = new
         locked.save(update_fields=["tlp", "modified_at"])  # modified_at moves: the next sync carries it
+        named = False
+        if new == TLP.RED and actor.user_id is not None:
+            named = IncidentRecipient.objects.get_or_create(incident=locked, user_id=actor.user_id)[1]
+        if not Incident.objects.filter(incident_visibility_q(actor), pk=locked.pk).exists():
+            raise Forbidden(
+                f"You could not read this report at TLP:{new.upper()} yourself, so you cannot raise it "
+                "there: raise it as a person (who becomes a named recipient of a TLP:RED report), or as "
+                "the key that filed it.",
+                code="tlp_beyond_own_clearance",
+            )
         _record_visibility_change(locked, tlp=old, jurisdictions=list(locked.jurisdictions))
         audit_record(
             actor=actor,
             event_code="incident.tlp_lowered" if lowering else "incident.tlp_raised",
             target=locked,
             before={"tlp": old},
-            after={"tlp": new, "reason": reason},
+            after={"tlp": new, "reason": reason, **({"recipient_added": actor.label} if named else {})},
         )
         # The owner's `own_reports` subscribers hear of it; the TAXII index re-marks the objects.
         outbox_emit(topic=TLP_CHANGED_EVENT, subject=locked, data={"from": old.value, "to": new.value})

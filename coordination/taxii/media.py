@@ -17,6 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from core.api.errors import problem_exception_handler
+from core.api.parsers import refuse_content_coding
 from core.errors import PayloadTooLarge, ValidationFailed
 from core.jsonsafe import loads_strict
 
@@ -77,6 +78,7 @@ class TaxiiParser(BaseParser):
     def parse(
         self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> Any:
+        refuse_content_coding(parser_context)
         _, params = _parse_media_range(media_type or "")
         if params.get("version", TAXII_VERSION) != TAXII_VERSION:
             raise UnsupportedMediaType(media_type or "", detail=f"POST bodies must be {TAXII_MEDIA_TYPE}.")

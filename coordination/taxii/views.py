@@ -148,9 +148,18 @@ class CollectionView(TaxiiView):
         return Response(_collection_resource(collection))
 
 
+# 100 values of the longest STIX id (a 250-character type, "--" and a UUID), with their commas.
+MAX_MATCH_CHARS = 100 * (250 + 2 + 36 + 1)
+
+
 def _list(params: Any, name: str) -> tuple[str, ...]:
     values: list[str] = []
     for raw in params.getlist(name):
+        # Checked before any query: a NUL would reach PostgreSQL (which refuses it in text).
+        if "\x00" in raw:
+            raise ValidationFailed(f"{name} contains a NUL character.", code="nul_character")
+        if len(raw) > MAX_MATCH_CHARS:
+            raise ValidationFailed(f"{name} is longer than {MAX_MATCH_CHARS} characters.", code="too_long")
         values.extend(part.strip() for part in raw.split(",") if part.strip())
     if len(values) > 100:
         raise ValidationFailed(f"{name} takes at most 100 values.", code="too_many_values")

@@ -8,7 +8,7 @@ from typing import IO, Any
 from django.conf import settings
 from rest_framework.parsers import BaseParser, MultiPartParser
 
-from core.errors import PayloadTooLarge
+from core.errors import PayloadTooLarge, UnsupportedMediaType
 from core.jsonsafe import loads_strict
 
 
@@ -23,6 +23,18 @@ def _declared_length(parser_context: Mapping[str, Any] | None) -> int | None:
         return None
 
 
+def refuse_content_coding(parser_context: Mapping[str, Any] | None) -> None:
+    """415 for a body sent with a content coding (gzip, deflate, br...): none is decoded here, so reading
+    such a body as if it were plain would misread it (RFC 9110 15.5.16)."""
+    request = (parser_context or {}).get("request")
+    coding = request.META.get("HTTP_CONTENT_ENCODING", "") if request is not None else ""
+    if coding.strip().lower() not in ("", "identity"):
+        raise UnsupportedMediaType(
+            f"Content-Encoding {coding[:40]!r} is not supported: send the body uncompressed.",
+            code="unsupported_content_encoding",
+        )
+
+
 class StrictJSONParser(BaseParser):
     """JSON with a size cap enforced before reading, then core.jsonsafe's strict decoding."""
 
@@ -31,6 +43,7 @@ class StrictJSONParser(BaseParser):
     def parse(
         self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> Any:
+        refuse_content_coding(parser_context)
         limit: int = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         declared = _declared_length(parser_context)
         if declared is not None and declared > limit:
@@ -53,6 +66,7 @@ class BoundedMultiPartParser(MultiPartParser):
     def parse(
         self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> Any:
+        refuse_content_coding(parser_context)
         file_limit: int = getattr(settings, self.limit_setting)
         declared = _declared_length(parser_context)
         if declared is None or declared > file_limit + self.framing_allowance:

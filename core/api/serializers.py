@@ -28,7 +28,22 @@ class StrictSerializer(serializers.Serializer):
                         for name in unknown[:20]
                     }
                 )
+            self._refuse_long_lists(data)
         return super().to_internal_value(data)
+
+    def _refuse_long_lists(self, data: dict[str, Any]) -> None:
+        # DRF validates every element of a list before its max_length: 10,000 elements against a limit of
+        # 60 cost a second of CPU. Count first.
+        for name, field in self.fields.items():
+            value = data.get(name)
+            limit = getattr(field, "max_length", None)
+            if not isinstance(field, serializers.ListField) or not isinstance(value, list):
+                continue
+            if limit is not None and len(value) > limit:
+                message = f"Ensure this field has no more than {limit} elements."
+                raise serializers.ValidationError(
+                    {name: [serializers.ErrorDetail(message, code="max_length")]}
+                )
 
 
 class ExternalReferenceSerializer(StrictSerializer):
