@@ -4,7 +4,7 @@ and the `modified_after` filter every list shares (the sync API)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import django_filters as df
@@ -44,9 +44,43 @@ class StrictDateTimeField(forms.Field):
                 "Must be an RFC 3339 timestamp with an offset, e.g. 2026-01-05T10:00:00Z.", code="invalid"
             )
         try:
-            return datetime.fromisoformat(text.upper())
+            return as_utc(datetime.fromisoformat(text.upper()))
         except ValueError as exc:  # 2025-02-30, 25:00
             raise ValidationError("Not a valid date and time.", code="invalid") from exc
+
+
+_PG_MAX_OFFSET = timedelta(hours=15, minutes=59)
+
+
+def as_utc(value: datetime) -> datetime:
+    """The same instant with an offset PostgreSQL takes. Python accepts offsets up to 23:59 but PostgreSQL
+    only up to 15:59 (a query with `+17:32` failed in the database: found by schemathesis), so such an
+    instant is moved to UTC; if that leaves the calendar (year 1 minus an offset) it is a ValueError, so a
+    400 for the caller. Other offsets are kept (9999-12-31T23:59:59-14:00 is valid and has no UTC form)."""
+    offset = value.utcoffset()
+    if offset is None or abs(offset) <= _PG_MAX_OFFSET:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+class UtcIsoDateTimeField(df.fields.IsoDateTimeField):
+    """django-filter's ISO 8601 field, with an offset PostgreSQL takes (see `as_utc`)."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed: datetime | None = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return as_utc(parsed)
+        except ValueError as exc:
+            raise ValidationError("Not a valid date and time.", code="invalid") from exc
+
+
+class UtcIsoDateTimeFilter(df.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
@@ -71,7 +105,7 @@ class AuditEventFilter(df.FilterSet):
     target_public_id = df.CharFilter(
         max_length=32, help_text="The target's public id, e.g. `SRI-2026-000001`."
     )
-    occurred_after = df.IsoDateTimeFilter(
+    occurred_after = UtcIsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="gt", help_text="Only events after this time."
     )
     # Audit events never change: their sync time is when they occurred.

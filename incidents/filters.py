@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from core.actors import Principal, principal_of
 from core.enums import TLP, ScenarioType
-from core.filters import ModifiedAfterFilter
+from core.filters import ModifiedAfterFilter, UtcIsoDateTimeFilter
 from incidents import selectors
 from incidents.models import (
     AliasSource,
@@ -74,7 +74,7 @@ class IncidentFilter(df.FilterSet):
         help_text="true: a deadline not met is past due; false: none is (of `regime` when given).",
     )
     due_before = extend_schema_field(OpenApiTypes.DATETIME)(
-        df.IsoDateTimeFilter(
+        UtcIsoDateTimeFilter(
             method="filter_deadlines",
             help_text="A deadline not met falls due before this time (of `regime` when given).",
         )

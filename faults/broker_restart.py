@@ -1,0 +1,219 @@
+"""Scenario D: RabbitMQ and Redis restarted under load: nothing lost.
+
+The production shape on private servers: gunicorn (sync workers, config.settings.production) with its
+broker on a private RabbitMQ node and its cache (rate-limit counts) on a private Redis; a Celery worker;
+a beat on a short schedule (the outbox sweeper and the delivery retry sweep); a webhook receiver with one
+endpoint subscribed to the lab's reports. Submitters file reports over HTTP with retries under one
+Idempotency-Key while the broker is stopped and started again (the node keeps its data folder, so
+queued messages survive; what is published while it is down never reaches it), then Redis likewise
+(the rate-limit counts are lost; the requests must not fail).
+
+The outbox is what must make this safe: a report committed while the broker is down has its
+`incident.submitted` event in the database; the hand-over fails (logged, not an error for the client)
+and the sweeper dispatches it once the broker is back.
+
+Bars: every acknowledged report notified exactly once (distinct webhook-ids == reports), none lost, no
+outbox event left undispatched, zero 5xx, nothing lost or duplicated in the database.
+
+    python -m faults.broker_restart            # full: ~3 minutes, each restarted three times
+    python -m faults.broker_restart --smoke    # CI: ~45 s, each restarted once
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+import requests
+
+from faults.harness import (
+    ClientStats,
+    Receiver,
+    Report,
+    django_setup,
+    log,
+    post_until_acknowledged,
+    stack,
+    wait_until,
+)
+
+
+def run(*, submitters: int, cycles: int, gap: float, down: float, mode: str, json_path: str | None) -> int:
+    with stack("broker-restart") as st:
+        st.database()
+        redis = st.start_redis()
+        rabbit = st.start_rabbit()
+        django_setup(st.local_env())
+        from standardwebhooks.webhooks import Webhook
+
+        from coordination.models import Delivery
+        from coordination.services import webhook_endpoint_create
+        from coordination.tasks import retry_due_deliveries
+        from core.models import OutboxEvent
+        from core.tasks import sweep_outbox
+        from faults import seed
+
+        receiver = Receiver().start()
+        [lab] = seed.seed_labs(labs=1, keys_per_lab=submitters)
+        _, secret = webhook_endpoint_create(
+            actor=seed.org_admin(lab.org), url=receiver.url("/hook"), subscriptions=["own_reports"]
+        )
+        receiver.verify["/hook"] = Webhook(secret)
+        _, base = st.gunicorn(workers=3)
+        worker = st.worker(0)
+        url = f"{base}/api/v1/incidents/"
+
+        stats = ClientStats()
+        acknowledged: dict[str, str] = {}
+        problems: list[str] = []
+        lock = threading.Lock()
+        stop = threading.Event()
+        beat_stop = threading.Event()
+
+        def submitter(index: int) -> None:
+            session = requests.Session()
+            headers = {"Authorization": f"Api-Key {lab.keys[index]}", "X-Forwarded-Proto": "https"}
+            while not stop.is_set():
+                external_id = f"b{index}-{uuid.uuid4().hex[:10]}"
+                outcome = post_until_acknowledged(
+                    session,
+                    url,
+                    seed.incident_body(lab.model_public_id, external_id),
+                    key=f"faults-{uuid.uuid4()}",
+                    headers=headers,
+                    stats=stats,
+                    timeout=10.0,
+                    give_up_at=time.monotonic() + 120,
+                )
+                with lock:
+                    if outcome.status == 201 and outcome.receipt:
+                        acknowledged[external_id] = str(outcome.receipt["public_id"])
+                    else:
+                        problems.append(f"{external_id}: {outcome.status} {outcome.receipt}")
+                time.sleep(0.1)
+
+        def beat() -> None:  # celery beat's two sweeps, on a short schedule
+            while not beat_stop.is_set():
+                time.sleep(5)
+                with contextlib.suppress(Exception):
+                    sweep_outbox.delay()
+                    retry_due_deliveries.delay()
+
+        threads = [threading.Thread(target=submitter, args=(i,), daemon=True) for i in range(submitters)]
+        for thread in threads:
+            thread.start()
+        threading.Thread(target=beat, daemon=True).start()
+        outages: list[dict[str, Any]] = []
+        started = time.monotonic()
+        for _ in range(cycles):
+            time.sleep(gap)
+            t0 = time.monotonic()
+            rabbit.stop()
+            time.sleep(down)
+            rabbit.start()
+            outages.append({"server": "rabbitmq", "down_s": round(time.monotonic() - t0, 1)})
+            log(f"RabbitMQ restarted (down {outages[-1]['down_s']}s)")
+            time.sleep(gap)
+            t0 = time.monotonic()
+            redis.stop()
+            time.sleep(down)
+            redis.start()
+            outages.append({"server": "redis", "down_s": round(time.monotonic() - t0, 1)})
+            log(f"Redis restarted (down {outages[-1]['down_s']}s)")
+        time.sleep(gap)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=150)
+        load_s = time.monotonic() - started
+
+        def distinct() -> int:
+            count = len({wid for _, wid, _ in receiver.snapshot()})
+            if int(time.monotonic()) % 5 == 0:
+                log(f"notified {count} of {len(acknowledged)}")
+            return count
+
+        with contextlib.suppress(TimeoutError):
+            wait_until(
+                lambda: distinct() >= len(acknowledged), timeout=90, what="every notification", every=1
+            )
+        settle_s = time.monotonic() - started - load_s
+        beat_stop.set()
+        received = receiver.snapshot()
+        receiver.close()
+        worker_alive = worker.alive
+
+        db = seed.audit_writes(acknowledged, [lab.org])
+        first_seen: dict[str, str] = {}
+        for _, wid, payload in received:
+            first_seen.setdefault(wid, str(payload.get("data", {}).get("public_id")))
+        notified = Counter(first_seen.values())
+        told = set(acknowledged.values())
+        missing = sorted(told - set(notified))
+        twice = sorted(pid for pid, n in notified.items() if n > 1)
+        undispatched = OutboxEvent.objects.filter(dispatched_at__isnull=True).count()
+        statuses = Counter(Delivery.objects.values_list("status", flat=True))
+        fives = sum(n for s, n in stats.statuses.items() if s.isdigit() and int(s) >= 500)
+        web_log = st.processes[0].log_text()
+
+        report = Report("broker_restart", mode)
+        report.figures.update(
+            {
+                "submitters": submitters,
+                "restarts": outages,
+                "load_s": round(load_s, 1),
+                "settle_s": round(settle_s, 1),
+                "requests": stats.requests,
+                "status_counts": dict(sorted(stats.statuses.items())),
+                "acknowledged": len(acknowledged),
+                "incidents_in_db": db.incidents,
+                "notified_distinct": len(notified),
+                "requests_received": len(received),
+                "raw_duplicates": len(received) - len(first_seen),
+                "lost_notifications": len(missing),
+                "duplicated_notifications": len(twice),
+                "lost": len(db.lost),
+                "duplicated": len(db.duplicated) + len(db.extra_revisions),
+                "5xx": fives,
+                "handovers_failed_during_outage": web_log.count("the sweeper will retry"),
+                "undispatched_outbox_events": undispatched,
+                "delivery_status": dict(statuses),
+            }
+        )
+        report.bar("every report notified exactly once", not missing and not twice, (missing + twice)[:5])
+        report.bar("no outbox event left undispatched", undispatched == 0, undispatched)
+        report.bar("zero 5xx", fives == 0 and not stats.bad_5xx, stats.bad_5xx[:3])
+        report.bar("zero lost", not db.lost and not db.receipt_mismatch, db.lost[:5])
+        report.bar("zero duplicated", not db.duplicated and not db.extra_revisions, db.duplicated[:5])
+        report.bar("no partial writes", not db.partial, db.partial[:5])
+        report.bar("no submitter gave up", not problems, problems[:3])
+        report.bar("every signature valid", receiver.bad_signatures == 0)
+        report.bar("the worker survived the broker restarts (reconnected)", worker_alive)
+        return report.emit(json_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--smoke", action="store_true", help="the short CI version (each restarted once)")
+    parser.add_argument("--submitters", type=int, default=None, help="default 3 (smoke), 6 (full)")
+    parser.add_argument("--json", default=None)
+    args: Any = parser.parse_args(argv)
+    cycles, gap = (1, 6.0) if args.smoke else (3, 20.0)
+    return run(
+        submitters=args.submitters or (3 if args.smoke else 6),
+        cycles=cycles,
+        gap=gap,
+        down=4.0,
+        mode="smoke" if args.smoke else "full",
+        json_path=args.json,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
