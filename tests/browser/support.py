@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
-TIMEOUT_MS = 15_000  # generous: CI runs these beside the rest of the suite
+TIMEOUT_MS = 45_000  # generous: CI runs these beside the rest of the suite, fault scenarios included
 
 # Runs in every page before its own scripts (Playwright injects it, so the page's CSP does not apply to it).
 CSP_LISTENER = """
