@@ -22,14 +22,41 @@ def etag_for(instance: models.Model) -> str:
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
 
 
+def _version_of(tag: str) -> str:
+    """The record-version part of an entity tag: `"<version>"` or `"<version>.<clocks>"` -> `<version>`."""
+    tag = tag.strip()
+    if tag.startswith("W/"):
+        tag = tag[2:]
+    return tag.strip('"').split(".", 1)[0]
+
+
+def representation_etag(instance: models.Model, data: Any) -> str:
+    """The ETag of one read of a record. A representation carrying running deadline clocks
+    (`remaining_seconds`, `overdue`, `status` computed when read) changes with time while the record does
+    not, so its tag adds a digest of those clocks: a conditional GET never answers 304 with a stale clock,
+    while If-Match (which compares the version part) still accepts the tag of any earlier read of the same
+    version."""
+    version = etag_for(instance)
+    clocks = data.get("deadlines") if isinstance(data, dict) else None
+    running = [
+        clock
+        for clock in clocks or ()
+        if isinstance(clock, dict) and clock.get("remaining_seconds") is not None
+    ]
+    if not running:
+        return version
+    digest = hashlib.sha256(repr(running).encode()).hexdigest()[:12]
+    return f'{version[:-1]}.{digest}"'
+
+
 def check_if_match(request: Request, instance: models.Model) -> None:
-    """412 when the caller sent If-Match and it does not name the current version."""
+    """412 when the caller sent If-Match and it does not name the current version (any read's tag of it)."""
     header = request.headers.get("If-Match")
     if header is None:
         return
-    current = etag_for(instance)
+    current = _version_of(etag_for(instance))
     candidates = [tag.strip() for tag in header.split(",")]
-    if "*" in candidates or current in candidates:
+    if "*" in candidates or current in {_version_of(tag) for tag in candidates}:
         return
     raise PreconditionFailed(
         "The record changed since you read it (If-Match does not match its ETag); re-read and retry.",
@@ -44,7 +71,7 @@ class ETagDetailMixin:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         instance = getattr(self, "etag_instance", None)
         if instance is not None and 200 <= response.status_code < 300:
-            response["ETag"] = etag_for(instance)
+            response["ETag"] = representation_etag(instance, getattr(response, "data", None))
         return response
 
 

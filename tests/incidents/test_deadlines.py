@@ -556,6 +556,25 @@ def test_the_detail_shows_each_clock_with_its_remaining_time(world, clock):
     assert (initial["status"], initial["remaining_seconds"], initial["overdue"]) == ("met", None, False)
 
 
+def test_a_conditional_get_never_serves_a_stale_clock_and_if_match_still_takes_the_old_tag(world, clock):
+    incident = submit(world, severity="serious_incident")
+    client = world.client(world.reviewer)
+    first = client.get(f"{URL}{incident.public_id}")
+    same_instant = client.get(f"{URL}{incident.public_id}", HTTP_IF_NONE_MATCH=first["ETag"])
+    clock.shift(DAY + SECOND)  # the acknowledgement clock is now overdue; the record itself did not change
+
+    later = client.get(f"{URL}{incident.public_id}", HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert same_instant.status_code == 304
+    assert later.status_code == 200 and later["ETag"] != first["ETag"]
+    ack = next(d for d in later.json()["deadlines"] if d["regime"] == "triage")
+    assert (ack["status"], ack["remaining_seconds"]) == ("overdue", -1)
+    claimed = client.post(f"{URL}{incident.public_id}/claim", {}, format="json", HTTP_IF_MATCH=first["ETag"])
+    assert claimed.status_code == 200, claimed.content
+    stale = client.post(f"{URL}{incident.public_id}/unclaim", {}, format="json", HTTP_IF_MATCH=first["ETag"])
+    assert stale.status_code == 412
+
+
 @pytest.mark.parametrize(
     ("offset", "remaining", "overdue", "status"),
     [(-SECOND, 1, False, "pending"), (timedelta(0), 0, False, "pending"), (SECOND, -1, True, "overdue")],
