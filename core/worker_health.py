@@ -1,6 +1,13 @@
 """Health endpoints of a Celery worker, for orchestrators: when REDLINE_WORKER_HEALTH_PORT is set, a worker
-answers GET /health/live (the process is up) and GET /health/ready (its database and broker are reachable:
-core.health's checks) on that port, from a small thread started once the worker is ready.
+answers GET /health/live and GET /health/ready (its database and broker are reachable: core.health's
+checks) on that port, from a small thread started once the worker is ready.
+
+Live means the process is up *and consuming*: a worker whose consumer is connected to the broker but whose
+event loop has not turned for REDLINE_WORKER_STALL_SECONDS is stuck (it reads no message, acknowledges
+nothing and will not recover by itself), so /health/live answers 503 and the orchestrator restarts it; its
+unacknowledged tasks go back to the queue. A worker without a broker connection (an outage, a reconnect in
+progress) stays live: that is readiness's business, and restarting every worker during a broker outage
+would not help.
 
 Loaded by the worker through CELERY_IMPORTS; the web process never imports it.
 """
@@ -10,16 +17,100 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from celery.signals import worker_ready
+from celery import bootsteps
+from celery.signals import celeryd_init, worker_ready
 from django.conf import settings
 from django.db import connection
 
 from core.health import check_broker, check_database
 
 logger = logging.getLogger(__name__)
+
+
+class ConsumerLoop:
+    """When the worker's consumer last turned its event loop, and whether it is connected to the broker."""
+
+    def __init__(self) -> None:
+        self.consumer: Any = None
+        self.last_turn: float | None = None
+
+    def attach(self, consumer: Any) -> None:
+        self.consumer = consumer
+        self.turn()
+
+    def detach(self, consumer: Any) -> None:
+        if self.consumer is consumer:
+            self.consumer = None
+
+    def turn(self) -> None:
+        self.last_turn = time.monotonic()
+
+    def state(self, now: float | None = None) -> tuple[str, float]:
+        """("running", seconds since the loop last turned) while the consumer is connected to the broker;
+        ("not connected", 0) during an outage or a reconnect; ("not started", 0) before the first
+        connection, or when the worker has no event loop to watch (a pool without one)."""
+        consumer, last_turn = self.consumer, self.last_turn
+        if consumer is None or getattr(consumer, "hub", None) is None:
+            return "not started", 0.0
+        broker = getattr(consumer, "connection", None)
+        if last_turn is None or broker is None or not getattr(broker, "connected", False):
+            return "not connected", 0.0
+        return "running", max(0.0, (time.monotonic() if now is None else now) - last_turn)
+
+
+LOOP = ConsumerLoop()
+
+
+class ConsumerWatch(bootsteps.StartStopStep):
+    """Consumer bootstep: records the turns of the consumer's event loop (the hub calls `on_tick` once per
+    turn, at least every few seconds when idle). Started again on every reconnect, as soon as the broker
+    connection is up, so a consumer that hangs while starting its task consumer counts as stalled too."""
+
+    requires = ("celery.worker.consumer.connection:Connection",)
+
+    def start(self, c: Any) -> None:
+        LOOP.attach(c)
+        if c.hub is not None:
+            c.hub.on_tick.add(LOOP.turn)
+
+    def stop(self, c: Any) -> None:
+        LOOP.last_turn = None  # a reconnect is in progress: the time it takes is not a stall
+        if c.hub is not None:
+            c.hub.on_tick.discard(LOOP.turn)
+
+    def shutdown(self, c: Any) -> None:
+        self.stop(c)
+        LOOP.detach(c)
+
+
+@celeryd_init.connect
+def _watch_the_consumer(instance: Any = None, **kwargs: Any) -> None:
+    # Sent before the worker builds its consumer, after CELERY_IMPORTS loaded this module.
+    if instance is not None:
+        instance.app.steps["consumer"].add(ConsumerWatch)
+
+
+def _problem(detail: str, checks: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "/problems/service_unavailable",
+        "title": "Service temporarily unavailable",
+        "status": 503,
+        "code": "service_unavailable",
+        "detail": detail,
+        "checks": checks,
+    }
+
+
+def liveness(loop: ConsumerLoop | None = None) -> tuple[int, dict[str, Any]]:
+    state, idle = (loop or LOOP).state()
+    if state == "running" and idle > settings.REDLINE_WORKER_STALL_SECONDS:
+        detail = f"Stalled: connected to the broker, but the consumer has not run for {idle:.0f} s."
+        return 503, _problem(detail, {"consumer": "stalled"})
+    return 200, {"status": "ok", "checks": {"consumer": state}}
 
 
 def readiness() -> tuple[int, dict[str, Any]]:
@@ -29,14 +120,7 @@ def readiness() -> tuple[int, dict[str, Any]]:
         connection.close()  # this thread's own connection: never left open between probes
     failing = [name for name, state in checks.items() if state != "ok"]
     if failing:
-        return 503, {
-            "type": "/problems/service_unavailable",
-            "title": "Service temporarily unavailable",
-            "status": 503,
-            "code": "service_unavailable",
-            "detail": f"Not ready: {', '.join(failing)}.",
-            "checks": checks,
-        }
+        return 503, _problem(f"Not ready: {', '.join(failing)}.", checks)
     return 200, {"status": "ok", "checks": checks}
 
 
@@ -44,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body: dict[str, Any]
         if self.path == "/health/live":
-            status, body = 200, {"status": "ok"}
+            status, body = liveness()
         elif self.path == "/health/ready":
             status, body = readiness()
         else:

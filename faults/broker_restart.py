@@ -23,22 +23,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import threading
 import time
-import uuid
 from collections import Counter
 from typing import Any
 
-import requests
-
 from faults.harness import (
     ClientStats,
+    Ledger,
     Receiver,
     Report,
     django_setup,
     log,
-    post_until_acknowledged,
     stack,
+    start_beat,
+    start_submitters,
     wait_until,
 )
 
@@ -66,48 +66,25 @@ def run(*, submitters: int, cycles: int, gap: float, down: float, mode: str, jso
         receiver.verify["/hook"] = Webhook(secret)
         _, base = st.gunicorn(workers=3)
         worker = st.worker(0)
+        st.wait_consuming()  # the restarts must find it consuming, with tasks in flight
         url = f"{base}/api/v1/incidents/"
 
         stats = ClientStats()
-        acknowledged: dict[str, str] = {}
-        problems: list[str] = []
-        lock = threading.Lock()
+        ledger = Ledger()
+        acknowledged, problems = ledger.acknowledged, ledger.problems
         stop = threading.Event()
         beat_stop = threading.Event()
-
-        def submitter(index: int) -> None:
-            session = requests.Session()
-            headers = {"Authorization": f"Api-Key {lab.keys[index]}", "X-Forwarded-Proto": "https"}
-            while not stop.is_set():
-                external_id = f"b{index}-{uuid.uuid4().hex[:10]}"
-                outcome = post_until_acknowledged(
-                    session,
-                    url,
-                    seed.incident_body(lab.model_public_id, external_id),
-                    key=f"faults-{uuid.uuid4()}",
-                    headers=headers,
-                    stats=stats,
-                    timeout=10.0,
-                    give_up_at=time.monotonic() + 120,
-                )
-                with lock:
-                    if outcome.status == 201 and outcome.receipt:
-                        acknowledged[external_id] = str(outcome.receipt["public_id"])
-                    else:
-                        problems.append(f"{external_id}: {outcome.status} {outcome.receipt}")
-                time.sleep(0.1)
-
-        def beat() -> None:  # celery beat's two sweeps, on a short schedule
-            while not beat_stop.is_set():
-                time.sleep(5)
-                with contextlib.suppress(Exception):
-                    sweep_outbox.delay()
-                    retry_due_deliveries.delay()
-
-        threads = [threading.Thread(target=submitter, args=(i,), daemon=True) for i in range(submitters)]
-        for thread in threads:
-            thread.start()
-        threading.Thread(target=beat, daemon=True).start()
+        body = functools.partial(seed.incident_body, lab.model_public_id)
+        threads = start_submitters(
+            [(key, body) for key in lab.keys[:submitters]],
+            url=url,
+            prefix="b",
+            stats=stats,
+            ledger=ledger,
+            stop=stop,
+            pause=0.1,
+        )
+        start_beat(beat_stop, sweep_outbox, retry_due_deliveries)  # celery beat's two sweeps
         outages: list[dict[str, Any]] = []
         started = time.monotonic()
         for _ in range(cycles):

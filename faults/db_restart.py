@@ -19,14 +19,14 @@ database is back comes within the bar; no request fails once the service has rec
 from __future__ import annotations
 
 import argparse
+import functools
 import threading
 import time
-import uuid
 from typing import Any
 
 import requests
 
-from faults.harness import ClientStats, Report, django_setup, log, post_until_acknowledged, stack
+from faults.harness import ClientStats, Ledger, Report, django_setup, log, stack, start_submitters
 
 RECOVERY_BAR_S = 15.0
 
@@ -49,32 +49,9 @@ def run(
 
         stats = ClientStats()
         read_stats = ClientStats()
-        acknowledged: dict[str, str] = {}
-        problems: list[str] = []
-        lock = threading.Lock()
+        ledger = Ledger()
+        acknowledged, problems = ledger.acknowledged, ledger.problems
         stop = threading.Event()
-
-        def submitter(index: int) -> None:
-            lab, key = pipelines[index]
-            session = requests.Session()
-            headers = {"Authorization": f"Api-Key {key}", "X-Forwarded-Proto": "https"}
-            while not stop.is_set():
-                external_id = f"s{index}-{uuid.uuid4().hex[:10]}"
-                outcome = post_until_acknowledged(
-                    session,
-                    url,
-                    seed.incident_body(lab.model_public_id, external_id),
-                    key=f"faults-{uuid.uuid4()}",
-                    headers=headers,
-                    stats=stats,
-                    timeout=10.0,
-                    give_up_at=time.monotonic() + 120,
-                )
-                with lock:
-                    if outcome.status == 201 and outcome.receipt:
-                        acknowledged[external_id] = str(outcome.receipt["public_id"])
-                    else:
-                        problems.append(f"{external_id}: {outcome.status} {outcome.receipt}")
 
         def reader(index: int) -> None:
             _, key = pipelines[submitters + index]
@@ -97,10 +74,21 @@ def run(
                             read_stats.bad_5xx.append(f"{response.status_code} {response.text[:300]}")
                 time.sleep(0.05)
 
-        threads = [threading.Thread(target=submitter, args=(i,), daemon=True) for i in range(submitters)]
-        threads += [threading.Thread(target=reader, args=(i,), daemon=True) for i in range(readers)]
-        for thread in threads:
+        threads = start_submitters(
+            [
+                (key, functools.partial(seed.incident_body, lab.model_public_id))
+                for lab, key in pipelines[:submitters]
+            ],
+            url=url,
+            prefix="s",
+            stats=stats,
+            ledger=ledger,
+            stop=stop,
+        )
+        reader_threads = [threading.Thread(target=reader, args=(i,), daemon=True) for i in range(readers)]
+        for thread in reader_threads:
             thread.start()
+        threads += reader_threads
         outages: list[dict[str, Any]] = []
         time.sleep(gap)
         for restart_mode in restarts:

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -305,19 +306,15 @@ class PrivateRabbit:
         wait_until(lambda: port_open(self.port), timeout=60, what="rabbitmq")
 
     def stop(self) -> None:
+        """A graceful shutdown: the node stops its listeners, closes every client connection and its
+        message stores on SIGTERM, as `rabbitmqctl shutdown` does. Not rabbitmqctl itself: it boots an Erlang
+        VM of its own, which on a saturated machine can take over a minute, and a control command still in
+        flight when it is given up on would shut down the node started after it."""
         if not self.process.alive:
             return
-        ctl = [
-            "env",
-            *[f"{k}={v}" for k, v in self.env.items() if k.startswith(("RABBITMQ_", "HOME"))],
-            str(RABBIT_BIN / "rabbitmqctl"),
-            "-n",
-            self.node,
-            "shutdown",
-        ]
-        subprocess.run(_as_user("rabbitmq", ctl), capture_output=True, timeout=60, check=False)  # noqa: S603
+        self.process.signal_group(signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
-            wait_until(lambda: not self.process.alive, timeout=20, what="rabbitmq stop")
+            wait_until(lambda: not self.process.alive, timeout=60, what="rabbitmq stop")
         self.process.kill()
 
 
@@ -480,15 +477,33 @@ class Stack:
         self.processes.append(process)
         return process
 
+    def wait_consuming(self, queue: str = "redline-faults", *, timeout: float = 180) -> None:
+        """Until a worker has registered its consumer on `queue` with the private broker. On a loaded machine
+        a worker takes longer to start than a scenario's first gap: without this, a broker restart could
+        come before the worker ever consumed, and test nothing about its reconnect."""
+        from kombu import Connection
+
+        assert self.rabbit is not None
+        url = self.rabbit.url
+
+        def consumers() -> int:
+            with contextlib.suppress(Exception), Connection(url, connect_timeout=5) as conn:
+                count: int = conn.default_channel.queue_declare(queue, passive=True).consumer_count
+                return count
+            return 0
+
+        wait_until(lambda: consumers() >= 1, timeout=timeout, what=f"a worker consuming {queue}", every=1)
+
     def close(self, *, keep: bool = False) -> None:
         for process in reversed(self.processes):
             process.kill()
-        if self.rabbit is not None:
-            self.rabbit.stop()
-        if self.redis is not None:
-            self.redis.stop()
-        if self.pg is not None:
-            self.pg.stop()
+        # Every server is stopped even if another one's stop fails: a leaked private server outlives the run.
+        for server in (self.rabbit, self.redis, self.pg):
+            if server is not None:
+                try:
+                    server.stop()
+                except Exception as error:  # reported, and the others are still stopped
+                    log(f"stopping {type(server).__name__} failed: {error!r}")
         if keep:
             log(f"logs kept in {self.base}")
         else:
@@ -661,6 +676,111 @@ def post_until_acknowledged(
                 return Outcome(response.status_code, response.json(), attempts)
         time.sleep(min(2.0, 0.05 * 2 ** min(attempts, 5)) * random.uniform(0.5, 1.0))  # noqa: S311
     return Outcome(0, None, attempts)
+
+
+# --- Lab pipelines and the beat, as the scenarios run them ------------------------------------------------
+
+
+@dataclass
+class Ledger:
+    """What the submitters were told, over all threads: external id -> public id of each acknowledged
+    report, and each submission that ended without a 201 (gave up, or refused)."""
+
+    acknowledged: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, external_id: str, outcome: Outcome) -> None:
+        with self.lock:
+            if outcome.status == 201 and outcome.receipt:
+                self.acknowledged[external_id] = str(outcome.receipt["public_id"])
+            else:
+                self.problems.append(f"{external_id}: {outcome.status} {outcome.receipt}")
+
+
+def submit_until_stopped(
+    *,
+    url: str,
+    api_key: str,
+    body: Callable[[str], dict[str, Any]],
+    prefix: str,
+    stats: ClientStats,
+    ledger: Ledger,
+    stop: threading.Event,
+    pause: float = 0.0,
+) -> None:
+    """One lab pipeline: files reports back to back until `stop` is set, each under its own
+    Idempotency-Key and retried until acknowledged (10 s client timeout, gives up after 120 s);
+    `body(external_id)` makes a report, `pause` is the wait between two reports."""
+    session = requests.Session()
+    # A TLS-terminating proxy in front of gunicorn says https (production redirects plain http).
+    headers = {"Authorization": f"Api-Key {api_key}", "X-Forwarded-Proto": "https"}
+    while not stop.is_set():
+        external_id = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        outcome = post_until_acknowledged(
+            session,
+            url,
+            body(external_id),
+            key=f"faults-{uuid.uuid4()}",
+            headers=headers,
+            stats=stats,
+            timeout=10.0,
+            give_up_at=time.monotonic() + 120,
+        )
+        ledger.record(external_id, outcome)
+        if pause:
+            time.sleep(pause)
+
+
+def start_submitters(
+    pipelines: list[tuple[str, Callable[[str], dict[str, Any]]]],
+    *,
+    url: str,
+    prefix: str,
+    stats: ClientStats,
+    ledger: Ledger,
+    stop: threading.Event,
+    pause: float = 0.0,
+) -> list[threading.Thread]:
+    """A thread per pipeline (its API key, and how it makes a report body from an external id), each
+    running `submit_until_stopped`; external ids are `<prefix><index>-<random>`."""
+    threads = [
+        threading.Thread(
+            target=submit_until_stopped,
+            kwargs={
+                "url": url,
+                "api_key": api_key,
+                "body": body,
+                "prefix": f"{prefix}{index}",
+                "stats": stats,
+                "ledger": ledger,
+                "stop": stop,
+                "pause": pause,
+            },
+            name=f"faults-submitter-{index}",
+            daemon=True,
+        )
+        for index, (api_key, body) in enumerate(pipelines)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def start_beat(stop: threading.Event, *tasks: Any, every: float = 5.0) -> threading.Thread:
+    """Celery beat on a short schedule: queue each task (`sweep_outbox`, `retry_due_deliveries`) every
+    `every` seconds until `stop` is set. A failed publish (broker down) waits for the next round."""
+
+    def beat() -> None:
+        while not stop.is_set():
+            time.sleep(every)
+            with contextlib.suppress(Exception):
+                for task in tasks:
+                    task.delay()
+
+    thread = threading.Thread(target=beat, name="faults-beat", daemon=True)
+    thread.start()
+    return thread
 
 
 # --- Figures and bars --------------------------------------------------------------------------------------

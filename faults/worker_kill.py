@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from faults.harness import Process, Receiver, Report, django_setup, log, stack, wait_until
+from faults.harness import Process, Receiver, Report, django_setup, log, stack, start_beat, wait_until
 
 ENDPOINTS = 10
 
@@ -110,19 +110,12 @@ def run(
                         victim.signal_group(signal.SIGKILL)
                         kills += 1
 
-        def beat() -> None:  # celery beat's two sweeps, on a short schedule
-            while not stop.is_set():
-                time.sleep(5)
-                with contextlib.suppress(Exception):
-                    sweep_outbox.delay()
-                    retry_due_deliveries.delay()
-
         threading.Thread(target=supervise, daemon=True).start()
         wait_until(
             lambda: any("ready" in p.log_text() or p.alive for p in pool.values()), timeout=30, what="workers"
         )
         threading.Thread(target=killer, daemon=True).start()
-        threading.Thread(target=beat, daemon=True).start()
+        start_beat(stop, sweep_outbox, retry_due_deliveries)  # celery beat's two sweeps
 
         started = time.monotonic()
         log(f"burst: {reports} reports x {ENDPOINTS} endpoints = {expected} notifications; killing workers")

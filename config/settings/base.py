@@ -353,6 +353,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# After a reconnect with tasks still running, Celery can lower the prefetch count and raise it again as those
+# tasks finish; the raise sends basic.qos from the thread that finished the task. With a threads pool that is
+# another thread than the consumer's event loop, on the same (not thread-safe) AMQP connection: one of the
+# two basic.qos calls then waits forever for a qos-ok the other consumed, and the worker stays up without
+# consuming (faults/RESULTS.md, scenario D). With a prefetch multiplier of 1 there is little to save, so the
+# count is never lowered, whatever the pool.
+CELERY_WORKER_ENABLE_PREFETCH_COUNT_REDUCTION = False
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {"task": "core.tasks.purge_idempotency_records", "schedule": 3600.0},
     "seal-audit-log": {"task": "core.tasks.seal_audit_log", "schedule": 300.0},
@@ -375,6 +382,9 @@ REDLINE_HEALTH_CHECK_BROKER = env.bool("REDLINE_HEALTH_CHECK_BROKER", default=bo
 REDLINE_HEALTH_TIMEOUT_SECONDS = env.float("REDLINE_HEALTH_TIMEOUT_SECONDS", default=2.0)
 # A Celery worker serves the same two probes on this port when it is set (core.worker_health).
 REDLINE_WORKER_HEALTH_PORT = env.int("REDLINE_WORKER_HEALTH_PORT", default=0)
+# Its /health/live fails when the consumer is connected to the broker but its event loop has not turned
+# for this long (a stuck worker that would never consume again); the loop turns every few seconds when idle.
+REDLINE_WORKER_STALL_SECONDS = env.int("REDLINE_WORKER_STALL_SECONDS", default=60)
 CELERY_IMPORTS = ["core.worker_health"]
 
 # Prometheus metrics (django-prometheus) at /metrics, never public: a scraper presents
