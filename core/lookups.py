@@ -10,11 +10,17 @@ from django.db.models import Q
 _UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 
 
-def ref_q(ref: str) -> Q:
-    """A filter matching the record a URL segment names (public id or UUID)."""
+def ref_uuid(ref: str) -> UUID | None:
+    """The UUID a reference names, or None when it names a public id."""
     if _UUID_RE.match(ref):
         try:
-            return Q(pk=UUID(ref))
+            return UUID(ref)
         except ValueError:
             pass
-    return Q(public_id=ref)
+    return None
+
+
+def ref_q(ref: str) -> Q:
+    """A filter matching the record a URL segment names (public id or UUID)."""
+    uuid = ref_uuid(ref)
+    return Q(pk=uuid) if uuid is not None else Q(public_id=ref)

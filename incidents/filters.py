@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from core.actors import Principal, principal_of
 from core.enums import TLP, ScenarioType
-from core.filters import ModifiedAfterFilter, UtcIsoDateTimeFilter
+from core.filters import FilterSet, ModifiedAfterFilter, UtcIsoDateTimeFilter
 from incidents import selectors
 from incidents.models import (
     AliasSource,
@@ -28,7 +28,7 @@ from incidents.models import (
 )
 
 
-class IncidentFilter(df.FilterSet):
+class IncidentFilter(FilterSet):
     modified_after = ModifiedAfterFilter()
     status = df.ChoiceFilter(choices=IncidentStatus.choices)
     record_class = df.ChoiceFilter(choices=RecordClass.choices)

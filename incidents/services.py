@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -266,24 +267,34 @@ def _validate_times(incident: Incident) -> None:
         raise ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
 
 
-def _save_links(incident: Incident, links: Links) -> None:
-    incident.involved_models.all().delete()
+def _save_links(incident: Incident, links: Links, *, created: bool = False) -> None:
+    """The report's model and evaluation links become exactly `links` (`created`: the report is new and
+    has none yet, so there is nothing to read or delete first)."""
+    if not created:
+        incident.involved_models.all().delete()
     IncidentModel.objects.bulk_create(
         IncidentModel(incident=incident, model=item.model, model_name=item.model_name, role=item.role)
         for item in links.models
     )
-    incident.related_evaluations.set(links.related_evaluations or [])
+    if not created:
+        incident.related_evaluations.set(links.related_evaluations or [])
+    elif links.related_evaluations:
+        incident.related_evaluations.add(*links.related_evaluations)
 
 
-def _refresh_search_vector(incident: Incident) -> None:
+def _refresh_search_vector(incident: Incident, *, aliases: list[AliasInput] | None = None) -> None:
+    """Recompute the stored search vector. `aliases`: the report's aliases when the caller knows them
+    all (a new report), saving the read."""
     # The alias ids ("AML.CS0042", "AVID-2023-V013", "2024-05-22-4a1b", an AIID number) are searchable
     # at weight B: they name the same event, like the description does.
-    alias_text = " ".join(
-        f"{source} {external_id}"
-        for source, external_id in IncidentAlias.objects.filter(incident_id=incident.pk)
+    pairs = (
+        sorted((a.source, a.external_id) for a in aliases)
+        if aliases is not None
+        else IncidentAlias.objects.filter(incident_id=incident.pk)
         .order_by("source", "external_id")
         .values_list("source", "external_id")
     )
+    alias_text = " ".join(f"{source} {external_id}" for source, external_id in pairs)
     Incident.objects.filter(pk=incident.pk).update(
         search_vector=SearchVector("title", weight="A", config="english")
         + SearchVector("description", weight="B", config="english")
@@ -418,11 +429,18 @@ def _alias_document(aliases: list[AliasInput]) -> list[dict[str, str]]:
     return [{"source": a.source, "external_id": a.external_id, "url": a.url} for a in aliases]
 
 
-def _sync_submitter_aliases(actor: Principal, incident: Incident, aliases: list[AliasInput]) -> None:
-    """The submitting organisation's aliases become exactly `aliases`; those oversight staff added stay."""
+def _sync_submitter_aliases(
+    actor: Principal, incident: Incident, aliases: list[AliasInput], *, created: bool = False
+) -> None:
+    """The submitting organisation's aliases become exactly `aliases`; those oversight staff added stay
+    (`created`: the report is new and has none yet)."""
     owner = incident.owner_org_id
     wanted = {(a.source, a.external_id): a for a in aliases}
-    existing = {(row.source, row.external_id): row for row in IncidentAlias.objects.filter(incident=incident)}
+    existing = (
+        {}
+        if created
+        else {(row.source, row.external_id): row for row in IncidentAlias.objects.filter(incident=incident)}
+    )
     stale = [row.pk for key, row in existing.items() if key not in wanted and row.added_by_org_id == owner]
     if stale:
         IncidentAlias.objects.filter(pk__in=stale).delete()
@@ -478,7 +496,9 @@ def incident_alias_add(
     return alias, created
 
 
-def _record_revision(actor: Principal, incident: Incident, links: Links, summary: str) -> IncidentRevision:
+def _record_revision(
+    actor: Principal, incident: Incident, links: Links, summary: str, *, received_at: datetime | None = None
+) -> IncidentRevision:
     document = incident_document(incident, links)
     text = canonical_json(document)
     return IncidentRevision.objects.create(
@@ -486,7 +506,7 @@ def _record_revision(actor: Principal, incident: Incident, links: Links, summary
         number=incident.revision_number,
         payload=document,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
-        received_at=timezone.now(),
+        received_at=received_at or timezone.now(),
         submitted_by=actor.label,
         change_summary=summary,
     )
@@ -534,12 +554,18 @@ def incident_submit(*, actor: Principal, data: dict[str, Any], links: Links) -> 
     try:
         with transaction.atomic():
             incident.public_id = allocate_public_id(sequence="incidents_incident_seq", prefix="SRI", width=6)
+            # A new report's clocks need nothing stored (one filing, no acknowledgement): computed before
+            # the INSERT, so `next_due_at` is written with the row and the clocks in one INSERT after it.
+            received_at = timezone.now()
+            deadlines = _initial_deadlines(incident, received_at=received_at)
             incident.save()
-            _save_links(incident, links)
-            _sync_submitter_aliases(actor, incident, aliases)
-            _refresh_search_vector(incident)
-            revision = _record_revision(actor, incident, links, "Initial submission.")
-            incident_refresh_deadlines(incident=incident)
+            _save_links(incident, links, created=True)
+            _sync_submitter_aliases(actor, incident, aliases, created=True)
+            _refresh_search_vector(incident, aliases=aliases)
+            revision = _record_revision(
+                actor, incident, links, "Initial submission.", received_at=received_at
+            )
+            IncidentDeadline.objects.bulk_create(deadlines)
             audit_record(
                 actor=actor, event_code="incident.submitted", target=incident, after=revision.payload
             )
@@ -945,6 +971,36 @@ DEADLINE_REMINDER_EVENT = "deadline.reminder"
 DEADLINE_OVERDUE_EVENT = "deadline.overdue"
 
 
+def _initial_deadlines(incident: Incident, *, received_at: datetime) -> list[IncidentDeadline]:
+    """The clocks of a report being filed (not saved yet): what `incident_refresh_deadlines` would store
+    right after the first revision, received at `received_at`; sets `incident.next_due_at`."""
+    computed = {
+        d.key: d
+        for d in clocks.compute_deadlines(
+            incident,
+            filings=[clocks.Filing(received_at=received_at, stage=str(incident.report_stage or ""))],
+            acknowledged_at=None,
+        )
+    }.values()
+    incident.next_due_at = _next_due(computed)
+    return [
+        IncidentDeadline(
+            incident=incident,
+            regime=d.regime,
+            stage=d.stage,
+            sequence=d.sequence,
+            due_at=d.due_at,
+            satisfied_at=d.satisfied_at,
+        )
+        for d in computed
+    ]
+
+
+def _next_due(computed: Iterable[clocks.Deadline]) -> datetime | None:
+    open_due = [d.due_at for d in computed if d.satisfied_at is None]
+    return min(open_due) if open_due else None
+
+
 def incident_refresh_deadlines(*, incident: Incident) -> None:
     """Recompute and store the report's clocks, and its `next_due_at`. Called inside the transaction of
     every write that can move a clock (submission, amendment, transition), with the incident's row
@@ -1002,8 +1058,7 @@ def incident_refresh_deadlines(*, incident: Incident) -> None:
         for key, d in computed.items()
         if key not in stored
     )
-    open_due = [d.due_at for d in computed.values() if d.satisfied_at is None]
-    incident.next_due_at = min(open_due) if open_due else None
+    incident.next_due_at = _next_due(computed.values())
     Incident.objects.filter(pk=incident.pk).update(next_due_at=incident.next_due_at)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import (
@@ -24,7 +25,7 @@ from django.db.models.functions import RowNumber
 from accounts.selectors import tlp_visibility_q
 from core.actors import Principal
 from core.errors import NotFound
-from core.lookups import ref_q
+from core.lookups import ref_q, ref_uuid
 from registry.models import AgentScaffold, EvaluationResult, FrontierModel, Metric
 from registry.rules import red_line_rule
 
@@ -67,6 +68,40 @@ def frontier_model_get(*, actor: Principal, ref: str) -> FrontierModel:
     if model is None:
         raise NotFound(f"No model {ref!r}.")
     return model
+
+
+def frontier_models_by_ref(*, actor: Principal, refs: Iterable[str]) -> dict[str, FrontierModel]:
+    """The visible models that `refs` (public ids or UUIDs) name, by ref, in one query: what a submission's
+    model references resolve to. The same scope and the same 404 (for the first ref naming no visible
+    model) as `frontier_model_get`, without the list's computed columns."""
+    wanted = list(dict.fromkeys(refs))
+    if not wanted:
+        return {}
+    named = Q()
+    for ref in wanted:
+        named |= ref_q(ref)
+    by_key: dict[Any, FrontierModel] = {}
+    for model in FrontierModel.objects.filter(_model_visibility_q(actor)).filter(named):
+        by_key[model.pk] = by_key[model.public_id] = model
+    found: dict[str, FrontierModel] = {}
+    for ref in wanted:
+        uuid = ref_uuid(ref)
+        named_model = by_key.get(uuid if uuid is not None else ref)
+        if named_model is None:
+            raise NotFound(f"No model {ref!r}.")
+        found[ref] = named_model
+    return found
+
+
+def frontier_models_visible(*, actor: Principal, pks: Iterable[Any]) -> QuerySet[FrontierModel]:
+    """The models among `pks` that `actor` may see, with their provider: `frontier_model_list`'s scope
+    without its computed columns (the red-line flag costs a scan of the evidence), for exports that name
+    models but do not show the flag (STIX)."""
+    return (
+        FrontierModel.objects.filter(_model_visibility_q(actor))
+        .filter(pk__in=list(pks))
+        .select_related("provider")
+    )
 
 
 def frontier_model_lineage(

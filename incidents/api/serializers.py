@@ -12,7 +12,8 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from core.api.serializers import ExternalReferenceSerializer, StrictSerializer, TLPField
 from core.enums import ObservedBehaviour, ScenarioType
@@ -352,8 +353,9 @@ class IncidentListSerializer(serializers.ModelSerializer):
         if not isinstance(instance, Mapping):
             return super().to_representation(instance)
         now = _now(self)
+        zone = _output_timezone(self)
         row: dict[str, Any] = {}
-        for name, key, convert in _list_row_plan():
+        for name, key, convert, is_datetime in _list_row_plan():
             if name == "overdue":
                 due = instance["next_due_at"]
                 row[name] = due is not None and now > due
@@ -361,20 +363,49 @@ class IncidentListSerializer(serializers.ModelSerializer):
                 row[name] = instance.get("search_snippet")
             else:
                 value = instance[key]
-                row[name] = None if value is None else convert(value)
+                if value is None:
+                    row[name] = None
+                elif is_datetime and zone is not None and value.utcoffset() is not None:
+                    try:
+                        row[name] = _iso_datetime(value, zone)
+                    except OverflowError:
+                        row[name] = convert(value)  # DRF's own error
+                else:
+                    row[name] = convert(value)
         return row
 
 
+def _output_timezone(serializer: serializers.Field) -> Any:
+    """The zone DRF's DateTimeField writes times in (DateTimeField.default_timezone), looked up once per
+    response rather than once per timestamp."""
+    context = serializer.context
+    if "_output_timezone" not in context:
+        context["_output_timezone"] = serializers.DateTimeField().default_timezone()
+    return context["_output_timezone"]
+
+
+def _iso_datetime(value: datetime, zone: Any) -> str:
+    """DateTimeField.to_representation of an aware time in ISO 8601 (UTC written as `Z`)."""
+    text = value.astimezone(zone).isoformat()  # OverflowError at the calendar's ends: the caller's fallback
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 @cache
-def _list_row_plan() -> tuple[tuple[str, str, Callable[[Any], Any]], ...]:
-    """(output name, row key, the field's to_representation) for every field of IncidentListSerializer,
-    in its order: built once per process from the serializer's own fields, so the fast path cannot drift
-    from the declared shape (and nothing is rebuilt per request)."""
+def _list_row_plan() -> tuple[tuple[str, str, Callable[[Any], Any], bool], ...]:
+    """(output name, row key, the field's to_representation, whether it is an ISO 8601 DateTimeField in the
+    response's zone) for every field of IncidentListSerializer, in its order: built once per process from
+    the serializer's own fields, so the fast path cannot drift from the declared shape (and nothing is
+    rebuilt per request)."""
     plan = []
     for name, field in IncidentListSerializer().fields.items():
         source = str(field.source)
         key = "__".join(source.split(".")) if source != "*" else name
-        plan.append((name, key, field.to_representation))
+        is_datetime = (
+            isinstance(field, serializers.DateTimeField)
+            and not hasattr(field, "timezone")
+            and str(getattr(field, "format", api_settings.DATETIME_FORMAT)).lower() == ISO_8601
+        )
+        plan.append((name, key, field.to_representation, is_datetime))
     return tuple(plan)
 
 

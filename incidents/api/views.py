@@ -72,15 +72,18 @@ def resolve_links(actor: Principal, data: dict[str, Any], *, partial: bool = Fal
         for key in keys:
             data.pop(key, None)
         return None
+    items = data.pop("models", [])
+    # One scoped query for every model reference (a 404 names the first one that is not visible).
+    found = registry_selectors.frontier_models_by_ref(
+        actor=actor, refs=[item["model"] for item in items if item.get("model")]
+    )
     models = [
         services.InvolvedModel(
             role=item["role"],
-            model=registry_selectors.frontier_model_get(actor=actor, ref=item["model"])
-            if item.get("model")
-            else None,
+            model=found[item["model"]] if item.get("model") else None,
             model_name=item.get("model_name", ""),
         )
-        for item in data.pop("models", [])
+        for item in items
     ]
     scaffold_ref = data.pop("scaffold", None)
     evaluations = [

@@ -121,3 +121,45 @@ def test_the_counts_live_in_redis_when_it_is_the_cache(redis_cache, lab_a, make_
     stored = sorted(k.decode() for k in client.scan_iter(f"{prefix}:*"))
     assert any("throttle_principal_key:" in k for k in stored), stored
     assert any(f"throttle_organization_org:{lab_a.pk}" in k for k in stored), stored
+
+
+def test_an_organisation_budget_is_shared_across_keys_in_redis_too(
+    redis_cache, org_limit, lab_a, make_key_client
+):
+    first, second = make_key_client(lab_a), make_key_client(lab_a)
+
+    assert [first.get(URL).status_code for _ in range(3)] == [200, 200, 200]
+    assert second.get(URL).status_code == 200  # its own key budget is fresh, the org's has one left
+    refused = second.get(URL)
+
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 60
+
+
+def test_a_request_checks_all_its_redis_buckets_in_one_round_trip(
+    redis_cache, lab_a, make_key_client, monkeypatch
+):
+    import redis
+
+    key_client = make_key_client(lab_a)
+    assert key_client.get(URL).status_code == 200  # the script is loaded into Redis once
+    commands: list[str] = []
+    original = redis.Redis.execute_command
+
+    def counting(self: Any, *args: Any, **options: Any) -> Any:
+        commands.append(str(args[0]))
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    assert key_client.get(URL).status_code == 200
+
+    assert commands == ["EVALSHA"]  # the key's and the organisation's bucket together
+
+
+def test_a_bucket_left_by_the_list_counter_is_started_afresh(redis_cache, lab_a, make_key_client):
+    client, prefix = redis_cache
+    key_client = make_key_client(lab_a)
+    client.set(f"{prefix}:1:throttle_organization_org:{lab_a.pk}", b"not a sorted set")
+
+    assert [key_client.get(URL).status_code for _ in range(3)] == [200, 200, 200]
+    assert key_client.get(URL).status_code == 429
