@@ -109,6 +109,7 @@ def principal_for_user(user: Any) -> Principal | None:
         return None
     membership = membership_for_user(user_id=user.pk, org_id=None)
     if membership is not None:
+        membership.user = user  # already loaded: not a second query for the same row
         return principal_for_membership(membership)
     if user.is_superuser:
         return Principal(

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import JSONBAgg
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchQueryField, SearchRank
 from django.db import OperationalError, connection, transaction
 from django.db.models import (
@@ -804,17 +805,42 @@ def incident_assignee_q(*, actor: Principal, assignee: str = "", unassigned: boo
     return q
 
 
-def incident_page_queryset(*, actor: Principal) -> QuerySet[Incident]:
-    """The rows of the incident list and the triage queue: the visible incidents with every column joined
-    or prefetched (owner org, assignee, open deadline clocks as `open_deadlines`): a page costs the same
-    few queries whatever its length."""
-    open_deadlines = IncidentDeadline.objects.filter(satisfied_at__isnull=True).order_by("due_at", "id")
-    return (
-        incident_list(actor=actor)
-        .select_related("assignee")
-        .defer("search_vector")
-        .prefetch_related(Prefetch("deadlines", queryset=open_deadlines, to_attr="open_deadlines"))
+# The columns of the web incident list and triage queue (incidents/views/queue.py): the API list's plus
+# the parties the workflow rules read.
+INCIDENT_PAGE_COLUMNS = (
+    "id",
+    "public_id",
+    "title",
+    "status",
+    "severity",
+    "scenario_type",
+    "tlp",
+    "owner_org_id",
+    "owner_org__short_name",
+    "assignee_id",
+    "assignee__username",
+    "pending_accept_by_id",
+    "modified_at",
+    "submitted_at",
+    "next_due_at",
+)
+
+
+def incident_page_rows(*, queue: bool, actor: Principal) -> QuerySet[Incident, dict[str, Any]]:
+    """The rows of the incident list and the triage queue: the API list's plain rows with
+    INCIDENT_PAGE_COLUMNS, and on the queue each report's open deadline clocks, earliest first, as one JSON
+    array (`open_clocks`): a page is one query whatever its length, and FilterSets and the keyset pagination
+    apply to it as to the API list."""
+    rows = incident_list_rows(actor=actor)
+    if not queue:
+        return rows.values(*INCIDENT_PAGE_COLUMNS)
+    # ARRAY(SELECT ... ORDER BY): an ordered aggregate would start a sort per row.
+    clocks = (
+        IncidentDeadline.objects.filter(incident_id=OuterRef("pk"), satisfied_at__isnull=True)
+        .order_by("due_at", "id")
+        .values(clock=JSONObject(regime="regime", stage="stage", due_at="due_at"))
     )
+    return rows.annotate(open_clocks=ArraySubquery(clocks)).values(*INCIDENT_PAGE_COLUMNS, "open_clocks")
 
 
 def assignable_reviewers(*, actor: Principal) -> list[str]:

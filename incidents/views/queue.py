@@ -6,32 +6,50 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from html import escape  # what django.utils.html.escape does, without its lazy-string wrapper
+from typing import Any, TypedDict, cast
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.dates import MONTHS_3
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.request import Request
 
 from core.actors import Principal, web_principal
+from core.enums import ScenarioType
 from core.errors import DomainError, NotFound, ValidationFailed
 from incidents import selectors, services, workflows
 from incidents.api.pagination import IncidentCursorPagination
 from incidents.filters import IncidentFilter
 from incidents.forms.queue import BulkAssignForm, ClaimForm, ListControlsForm
-from incidents.models import DeadlineRegime, Incident
+from incidents.models import (
+    DeadlineRegime,
+    DeadlineStage,
+    Incident,
+    IncidentStatus,
+    Severity,
+)
 
 DUE_SOON = timedelta(hours=48)
 ORDERING_LABELS = {
@@ -43,6 +61,8 @@ ORDERING_LABELS = {
 LIST_PARTIAL = "incidents/queue/_results.html"
 # The filters shown at once; the others wait under "More filters".
 PRIMARY_FILTERS = ("search", "status", "severity", "tlp", "scenario_type", "overdue")
+# What `reverse` leaves unquoted in a path segment (RFC 3986 sub-delimiters, and ~ : @).
+URL_SAFE = "!$&'()*+,;=~:@"
 
 
 # --- pagination ---------------------------------------------------------------------------------------
@@ -87,7 +107,9 @@ class IncidentPagePagination(IncidentCursorPagination):
             except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
                 raise invalid from exc
 
-    def page_of(self, queryset: QuerySet[Incident], request: HttpRequest) -> list[Incident]:
+    def page_of(
+        self, queryset: QuerySet[Incident, dict[str, Any]], request: HttpRequest
+    ) -> list[dict[str, Any]]:
         drf_request = Request(request)
         self.limit = self._limit(drf_request)
         self.ordering = self._ordering(drf_request)
@@ -128,8 +150,10 @@ class IncidentPagePagination(IncidentCursorPagination):
             return (beyond | Q(**{f"{field}__isnull": False})) if backward else beyond
         beyond = Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk})
         if nullable and not backward:
-            beyond |= Q(**{f"{field}__isnull": True})
-        return beyond
+            return beyond | Q(**{f"{field}__isnull": True})
+        # The redundant bound is what PostgreSQL turns into an index condition: a deep page starts its
+        # scan at the cursor instead of reading and discarding every row of the pages before it.
+        return Q(**{f"{field}__{op}e": value}) & beyond
 
     def link(self, request: HttpRequest, *, forward: bool) -> str | None:
         """The Next / Previous URL: the page's filters and order, with the cursor of its last / first row."""
@@ -139,66 +163,197 @@ class IncidentPagePagination(IncidentCursorPagination):
         params = request.GET.copy()
         params.pop("cursor", None)
         params.pop("before", None)
-        params["cursor" if forward else "before"] = self.encode_key(getattr(row, self.sort_field), row.pk)
+        params["cursor" if forward else "before"] = self.encode_key(row[self.sort_field], row["id"])
         return f"{request.path}?{params.urlencode()}"
 
 
 # --- rows ---------------------------------------------------------------------------------------------
 
+# A page reads the API list's plain rows (`selectors.incident_list_rows`: dicts, not model instances, and
+# not the ~50 other columns), with what a page row shows besides the API's columns.
+REGIMES = list(DeadlineRegime)
+# The display names of the columns' choices (what `get_<field>_display` gives).
+STATUS_LABELS = dict(IncidentStatus.choices)
+SEVERITY_LABELS = dict(Severity.choices)
+SCENARIO_LABELS = dict(ScenarioType.choices)
+STAGE_LABELS = dict(DeadlineStage.choices)
+_NO_DUE = mark_safe('<span class="text-body-secondary">—</span>')  # also: an assignee not shown
+_DUE_BADGES = {
+    "overdue": ' <span class="badge deadline-overdue">Overdue</span>',
+    "due-soon": ' <span class="badge deadline-due-soon">Due soon</span>',
+    "": "",
+}
 
-@dataclass(frozen=True)
-class Due:
-    """A due time and how it stands now: `overdue`, `due-soon` (within DUE_SOON) or `` (later)."""
 
-    due_at: datetime
-    state: str
-    label: str = ""
+class Row(TypedDict):
+    """One result row with every label worked out (display names, deadline cells, links, what the actor
+    may do), from a plain row: no model instance, no query per row."""
 
-
-@dataclass(frozen=True)
-class Row:
-    incident: Incident
+    id: Any
+    public_id: str
+    url: str
+    claim_url: str
+    title: str
+    snippet: str
     tlp_class: str
-    next_due: Due | None
-    regime_dues: list[Due | None]
+    tlp_label: str
+    status: str
+    severity: str
+    scenario: str
+    submitter: str
+    next_due: SafeString
+    regime_dues: list[SafeString]
     assignee_shown: bool
     assignee: str
     can_claim: bool
-    snippet: str
 
 
-REGIMES = list(DeadlineRegime)
+@dataclass(frozen=True)
+class _Facts:
+    """What the workflow table and the assignee rule read on a report, from a plain row: they take the
+    row for the Incident it stands for (parties, state, guards)."""
+
+    owner_org_id: Any
+    status: str
+    severity: str
+    assignee_id: Any
+    pending_accept_by_id: Any
 
 
-def _due(due_at: datetime, now: datetime, label: str = "") -> Due:
-    state = "overdue" if due_at < now else "due-soon" if due_at < now + DUE_SOON else ""
-    return Due(due_at=due_at, state=state, label=label)
+class _DueText:
+    """The deadline cells of one page: a due time and how it stands now (overdue, due within DUE_SOON,
+    later), in the page's words, escaped. Month names and the clock read once per page."""
 
+    def __init__(self) -> None:
+        self.now = timezone.now()
+        self.soon = self.now + DUE_SOON
+        self.months = [""] + [str(MONTHS_3[month]).title() for month in range(1, 13)]
 
-def _rows(actor: Principal, incidents: list[Incident], snippets: dict[Any, str]) -> list[Row]:
-    now = timezone.now()
-    claim = workflows.TABLE[workflows.Action.CLAIM]
-    rows = []
-    for incident in incidents:
-        open_deadlines = getattr(incident, "open_deadlines", [])
-        regime_dues: list[Due | None] = []
+    def cell(self, due_at: datetime | None, label: str = "") -> SafeString:
+        if due_at is None:
+            return _NO_DUE
+        state = "overdue" if due_at < self.now else "due-soon" if due_at < self.soon else ""
+        local = timezone.localtime(due_at)
+        text = f"{local.day} {self.months[local.month]} {local.year:04d} {local.hour:02d}:{local.minute:02d}"
+        html = f'<time datetime="{local.isoformat()}">{text} UTC</time>'
+        if label:
+            html += f' <span class="small text-body-secondary">{escape(label)}</span>'
+        return mark_safe(html + _DUE_BADGES[state])  # noqa: S308 - built from escaped parts
+
+    def regime_cells(self, clocks: list[dict[str, str]] | None) -> list[SafeString]:
+        """One cell per regime: its earliest open clock (`selectors.incident_page_rows` lists them earliest
+        first), with its stage, or none."""
+        first: dict[str, dict[str, str]] = {}
+        for listed in clocks or ():
+            first.setdefault(listed["regime"], listed)
+        cells = []
         for regime in REGIMES:
-            first = next((d for d in open_deadlines if d.regime == regime), None)
-            regime_dues.append(_due(first.due_at, now, first.get_stage_display()) if first else None)
-        shown = selectors.assignee_visible(actor, incident)
+            clock = first.get(regime)
+            if clock is None:
+                cells.append(_NO_DUE)
+            else:
+                stage = STAGE_LABELS.get(clock["stage"], clock["stage"])
+                cells.append(self.cell(datetime.fromisoformat(clock["due_at"]), stage))
+        return cells
+
+
+def _link_template(name: str) -> tuple[str, str]:
+    """A URL pattern's text around its `ref` (reversed once per page, not once per row)."""
+    head, _, tail = reverse(name, kwargs={"ref": "__ref__"}).partition("__ref__")
+    return head, tail
+
+
+def _rows(
+    actor: Principal, page: list[dict[str, Any]], snippets: dict[Any, str], *, queue: bool
+) -> list[Row]:
+    due = _DueText()
+    claim = workflows.TABLE[workflows.Action.CLAIM]
+    # The request's principal is a lazy proxy: each of the rules' attribute reads, per row, would go
+    # through it. A copy of a resolved one is the plain Principal.
+    actor = copy.copy(actor)
+    detail_head, detail_tail = _link_template("incident-detail")
+    claim_head, claim_tail = _link_template("triage-claim")
+    rows: list[Row] = []
+    for row in page:
+        facts = cast(
+            Incident,
+            _Facts(
+                owner_org_id=row["owner_org_id"],
+                status=row["status"],
+                severity=row["severity"],
+                assignee_id=row["assignee_id"],
+                pending_accept_by_id=row["pending_accept_by_id"],
+            ),
+        )
+        shown = selectors.assignee_visible(actor, facts)
+        ref = quote(row["public_id"], safe=URL_SAFE)
+        severity, scenario = row["severity"], row["scenario_type"]
         rows.append(
-            Row(
-                incident=incident,
-                tlp_class=incident.tlp.replace("+", "-"),
-                next_due=_due(incident.next_due_at, now) if incident.next_due_at else None,
-                regime_dues=regime_dues,
-                assignee_shown=shown,
-                assignee=incident.assignee.get_username() if shown and incident.assignee else "",
-                can_claim=workflows.refusal(actor, incident, claim) is None,
-                snippet=snippets.get(incident.pk, ""),
-            )
+            {
+                "id": row["id"],
+                "public_id": row["public_id"],
+                "url": f"{detail_head}{ref}{detail_tail}",
+                "claim_url": f"{claim_head}{ref}{claim_tail}",
+                "title": row["title"],
+                "snippet": snippets.get(row["id"], ""),
+                "tlp_class": row["tlp"].replace("+", "-"),
+                "tlp_label": f"TLP:{row['tlp'].upper()}",
+                "status": STATUS_LABELS.get(row["status"], row["status"]),
+                "severity": SEVERITY_LABELS.get(severity, severity) if severity else "—",
+                "scenario": SCENARIO_LABELS.get(scenario, scenario) if scenario else "—",
+                "submitter": row["owner_org__short_name"],
+                "next_due": due.cell(row["next_due_at"]),
+                "regime_dues": due.regime_cells(row["open_clocks"]) if queue else [],
+                "assignee_shown": shown,
+                "assignee": (row["assignee__username"] or "") if shown else "",
+                "can_claim": queue and workflows.refusal(actor, facts, claim) is None,
+            }
         )
     return rows
+
+
+def _row_html(
+    row: Row, *, queue: bool, bulk_assign: bool, show_assignee: bool, next_input: str, csrf_input: str
+) -> SafeString:
+    """One result row's <tr>. Written here rather than in the template: a page of 50 to 200 rows of up to
+    14 cells is thousands of template nodes, most of the page's time; this is the same markup, every value
+    escaped (titles, snippets and names are user input). `next_input` and `csrf_input` are ready markup."""
+    ref = escape(row["public_id"])
+    cells = []
+    if bulk_assign:
+        cells.append(
+            f'<td><input type="checkbox" name="incident" value="{ref}" id="select-{ref}" form="bulk-assign">'
+            f'<label for="select-{ref}" class="visually-hidden">Select {ref}</label></td>'
+        )
+    snippet = escape(row["snippet"])
+    cells += [
+        f'<th scope="row"><a href="{escape(row["url"])}">{ref}</a></th>',
+        f"<td>{escape(row['title'])}"
+        + (f'<div class="small text-body-secondary">{snippet}</div>' if snippet else "")
+        + "</td>",
+        f'<td><span class="tlp tlp-{escape(row["tlp_class"])}">{escape(row["tlp_label"])}</span></td>',
+        f'<td><span class="badge text-bg-secondary">{escape(row["status"])}</span></td>',
+        f"<td>{escape(row['severity'])}</td>",
+        f"<td>{escape(row['scenario'])}</td>",
+        f"<td>{escape(row['submitter'])}</td>",
+        f"<td>{row['next_due']}</td>",
+    ]
+    if queue:
+        cells += [f"<td>{due}</td>" for due in row["regime_dues"]]
+    if show_assignee:
+        cells.append(
+            f"<td>{escape(row['assignee'] or 'Unassigned') if row['assignee_shown'] else _NO_DUE}</td>"
+        )
+    if queue:
+        claim = (
+            f'<form method="post" action="{escape(row["claim_url"])}">{csrf_input}{next_input}'
+            f'<button type="submit" class="btn btn-sm btn-primary" aria-label="Claim {ref}">Claim</button>'
+            "</form>"
+            if row["can_claim"]
+            else ""
+        )
+        cells.append(f"<td>{claim}</td>")
+    return mark_safe(f"<tr>{''.join(cells)}</tr>\n")  # noqa: S308 - every value above is escaped
 
 
 # --- pages --------------------------------------------------------------------------------------------
@@ -236,7 +391,7 @@ def _list_page(request: HttpRequest, *, queue: bool) -> HttpResponse:
     """One list page: the FilterSet over the visible rows, a keyset page, the rows, full page or partial."""
     actor = web_principal(request)
     default_ordering = "next_due_at" if queue else "-modified_at"
-    queryset = selectors.incident_page_queryset(actor=actor)
+    queryset = selectors.incident_page_rows(queue=queue, actor=actor)
     if queue and not request.GET.get("status"):
         queryset = queryset.filter(status__in=selectors.QUEUE_OPEN_STATES)
     filterset = IncidentFilter(request.GET, queryset=queryset, request=request)
@@ -255,9 +410,20 @@ def _list_page(request: HttpRequest, *, queue: bool) -> HttpResponse:
             snippets = (
                 selectors.incident_search_snippets(actor=actor, incidents=page, text=text) if text else {}
             )
-        rows = _rows(actor, page, snippets)
+        rows = _rows(actor, page, snippets, queue=queue)
     base = reverse("triage-queue" if queue else "incident-list")
+    reviewers = selectors.assignable_reviewers(actor=actor) if queue else []
     more_fields = [field for field in filterset.form if field.name not in PRIMARY_FILTERS]
+    this_url = request.get_full_path()
+    show_assignee = any(row["assignee_shown"] for row in rows) or selectors.is_triage_staff(actor)
+    next_input = format_html('<input type="hidden" name="next" value="{}">', this_url)
+    csrf_input = (
+        format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
+        if queue
+        else ""
+    )
+    flags = {"queue": queue, "bulk_assign": bool(reviewers), "show_assignee": show_assignee}
+    rows_html = [_row_html(row, next_input=next_input, csrf_input=csrf_input, **flags) for row in rows]
     context = {
         "queue": queue,
         "filter_form": filterset.form,
@@ -265,7 +431,7 @@ def _list_page(request: HttpRequest, *, queue: bool) -> HttpResponse:
         "more_fields": more_fields,
         "more_filters_open": any(request.GET.get(field.name) for field in more_fields),
         "controls": controls,
-        "rows": rows,
+        "rows": rows_html,
         "regimes": [regime.label for regime in REGIMES],
         "next_url": paginator.link(request, forward=True) if valid else None,
         "previous_url": paginator.link(request, forward=False) if valid else None,
@@ -274,20 +440,52 @@ def _list_page(request: HttpRequest, *, queue: bool) -> HttpResponse:
         "presets": _presets(actor, base),
         "base_url": base,
         "view_url": request.build_absolute_uri(),
-        "this_url": request.get_full_path(),
-        "show_assignee": any(row.assignee_shown for row in rows) or selectors.is_triage_staff(actor),
-        "reviewers": selectors.assignable_reviewers(actor=actor) if queue else [],
+        "this_url": this_url,
+        "reviewers": reviewers,
+        **flags,
     }
     # An htmx request gets a 200 even for invalid filters, or it would not swap the errors in.
     status = 200 if valid or request.htmx else 400  # type: ignore[attr-defined]
     if request.htmx:  # type: ignore[attr-defined]
         response = render(request, LIST_PARTIAL, context, status=status)
     else:
+        context["filters_html"] = _filters_html(request, context, queue=queue, valid=valid)
         template = "incidents/queue/triage.html" if queue else "incidents/queue/list.html"
         response = render(request, template, context, status=status)
     # The same URL answers a page or a partial: a cache (the browser's history) must tell them apart.
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+# The filter form of a full page, rendered: its ~20 fields and ~120 options through Django's form templates
+# cost more than the rest of the page together. Its HTML depends on nothing but the page (queue or list),
+# the language and the filter values in the URL (no user, no CSRF token: a GET form), so each worker keeps
+# the last few it rendered. Invalid values (their errors) and very long ones are rendered every time.
+FILTERS_TEMPLATE = "incidents/queue/_filters.html"
+_FILTERS_CACHE_SIZE = 64
+_FILTERS_KEY_MAX_CHARS = 1000
+_filters_cache: OrderedDict[tuple[Any, ...], SafeString] = OrderedDict()
+_filters_lock = threading.Lock()
+
+
+def _filters_html(request: HttpRequest, context: dict[str, Any], *, queue: bool, valid: bool) -> SafeString:
+    names = (*context["filter_form"].fields, "ordering")
+    values = tuple((name, tuple(request.GET.getlist(name))) for name in names if name in request.GET)
+    key = (queue, get_language(), values)
+    cacheable = valid and sum(len(value) for _, given in values for value in given) <= _FILTERS_KEY_MAX_CHARS
+    if cacheable:
+        with _filters_lock:
+            html = _filters_cache.get(key)
+            if html is not None:
+                _filters_cache.move_to_end(key)
+                return html
+    html = render_to_string(FILTERS_TEMPLATE, context)  # no request: nothing in it is per user
+    if cacheable:
+        with _filters_lock:
+            _filters_cache[key] = html
+            while len(_filters_cache) > _FILTERS_CACHE_SIZE:
+                _filters_cache.popitem(last=False)
+    return html
 
 
 # The FilterSet's labels and help texts are made for API clients; a page says it in fewer words.

@@ -22,6 +22,7 @@ from accounts.models import Organization, Role
 from incidents import selectors
 from incidents.api.serializers import IncidentListSerializer
 from incidents.models import Incident
+from incidents.selectors import incident_page_rows
 from tests.factories import org_principal
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +133,7 @@ def test_the_default_list_reads_the_sync_index_backwards_instead_of_sorting(
 def test_the_triage_queue_reads_its_partial_index_in_order(seeded: None, regulator_org: Organization) -> None:
     actor = org_principal(regulator_org)
     queue = (
-        selectors.incident_page_queryset(actor=actor)
+        incident_page_rows(queue=True, actor=actor)
         .filter(status__in=selectors.QUEUE_OPEN_STATES)
         .order_by(F("next_due_at").asc(nulls_last=True), "pk")[:51]
     )
@@ -143,7 +144,7 @@ def test_the_triage_queue_reads_its_partial_index_in_order(seeded: None, regulat
 
 def test_the_newest_submission_order_reads_its_index(seeded: None, regulator_org: Organization) -> None:
     actor = org_principal(regulator_org)
-    plan = _plan(selectors.incident_page_queryset(actor=actor).order_by("-submitted_at", "-pk")[:51])
+    plan = _plan(incident_page_rows(queue=False, actor=actor).order_by("-submitted_at", "-pk")[:51])
     assert "incident_submitted_idx" in plan, plan
 
 
@@ -174,6 +175,35 @@ def test_the_plain_row_fast_path_renders_what_the_serializer_renders_for_an_inst
     assert [row["public_id"] for row in overdue] == ["SRI-2026-9000006"]
     assert sum(1 for row in actual if row["next_due_at"] is None) > 0
     assert actual[3]["snippet"] == "the «agent» copied" and actual[4]["snippet"] is None
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/St_Johns"])
+def test_the_fast_path_writes_times_in_the_active_zone_like_the_serializer(
+    lab_a: Organization, zone: str
+) -> None:
+    Incident.objects.bulk_create(
+        [
+            Incident(
+                public_id="SRI-2026-8000001",
+                owner_org=lab_a,
+                tlp="clear",
+                record_class="controlled_evaluation_finding",
+                title="t",
+                description="d",
+                submitter_capacity="provider",
+                submitted_by="seed",
+                instruction_provenance="explicit_replication_instruction",
+                submitted_at=timezone.now().replace(microsecond=0),
+                next_due_at=timezone.now() + timedelta(hours=5),
+            )
+        ]
+    )
+    actor = org_principal(lab_a)
+    with timezone.override(zone):
+        expected = IncidentListSerializer(list(selectors.incident_list(actor=actor)), many=True).data
+        actual = IncidentListSerializer(list(selectors.incident_list_rows(actor=actor)), many=True).data
+    assert JSONRenderer().render(actual) == JSONRenderer().render(expected)
+    assert actual[0]["submitted_at"].endswith("Z") == (zone == "UTC")
 
 
 def test_the_search_vector_keeps_a_statistics_sample_large_enough_for_rare_words() -> None:

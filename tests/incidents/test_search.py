@@ -212,5 +212,6 @@ def test_search_query_count_does_not_grow_with_the_results(world, corpus):  # no
     many_queries, many = count("matrixterm or weights or persistence")
     assert (few, many) == (1, 8)
     assert few_queries == many_queries, (few_queries, many_queries)
-    # 4 for the session principal; savepoint, limit, page, snippets, limit restored, release.
-    assert many_queries == 10
+    # 3 for the session principal (session, user, membership); savepoint, limit, page, snippets, limit
+    # restored, release.
+    assert many_queries == 9

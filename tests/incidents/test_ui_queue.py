@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -478,3 +480,104 @@ def test_rows_link_to_the_incident_page(world):
     report = submit(world, title="Linked")
     detail = reverse("incident-detail", kwargs={"ref": report.public_id})
     assert f'<a href="{detail}">{report.public_id}</a>' in page(world.client("reviewer"), LIST)
+
+
+# --- the rows as the page builds them (issue 7: plain rows, labels worked out in Python) ---------------
+
+
+def _row_of(html: str, public_id: str) -> str:
+    match = re.search(
+        rf'<tr><td><input[^>]*value="{public_id}".*?</tr>|<tr><th scope="row"><a [^>]*>{public_id}<.*?</tr>',
+        html,
+        re.S,
+    )
+    assert match, public_id
+    return match.group(0)
+
+
+def test_a_queue_row_shows_each_regimes_earliest_open_clock_with_its_stage_and_state(world):
+    report = submit_overdue(world, title="Serious and late")
+    row = _row_of(page(world.client("reviewer"), QUEUE), report.public_id)
+    cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
+    # select, report, title, TLP, status, severity, scenario, submitter, next deadline, 3 regimes,
+    # assignee, claim
+    assert len(cells) == 14, cells
+    assert cells[4] == '<span class="badge text-bg-secondary">Submitted</span>'
+    assert cells[5] == "Serious Incident" and cells[6] == "—" and cells[7] == "q-lab-a"
+    open_clocks = report.deadlines.filter(satisfied_at__isnull=True).order_by("due_at", "id")
+    first = open_clocks.first()
+    assert first is not None and report.next_due_at == first.due_at
+    stamp = f'<time datetime="{first.due_at.isoformat()}">{first.due_at:%-d %b %Y %H:%M} UTC</time>'
+    assert cells[8] == f'{stamp} <span class="badge deadline-overdue">Overdue</span>'
+    for index, regime in enumerate(("gpai_cop", "ai_act_art73", "triage")):
+        clock = open_clocks.filter(regime=regime).first()
+        cell = cells[9 + index]
+        if clock is None:
+            assert cell == '<span class="text-body-secondary">—</span>', (regime, cell)
+        else:
+            assert cell.startswith(
+                f'<time datetime="{clock.due_at.isoformat()}">{clock.due_at:%-d %b %Y %H:%M} UTC</time> '
+                f'<span class="small text-body-secondary">{clock.get_stage_display()}</span>'
+            ), (regime, cell)
+    assert any("Overdue" in cell for cell in cells[9:12])
+    assert cells[12] == "Unassigned"
+    assert f'aria-label="Claim {report.public_id}"' in cells[13]
+
+
+def test_row_values_are_escaped(world):
+    report = submit(world, title='Agent copied <img src=x onerror="alert(1)"> & co', tlp="clear")
+    for client in (world.client("reviewer"), Client()):
+        for url in (LIST, LIST + "?search=copied"):
+            html = page(client, url)
+            assert "<img src=x" not in html
+            row = _row_of(html, report.public_id)
+            assert "<td>Agent copied &lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; co" in row
+
+
+@pytest.mark.parametrize(("url", "queries"), [(LIST, 4), (QUEUE, 5)])
+def test_a_page_costs_a_fixed_number_of_queries(world, url, queries, django_assert_num_queries):
+    """The session, the user, the membership, the page (with each row's open clocks on the queue), and
+    the queue's assignable reviewers: no query per row, no COUNT(*)."""
+    for n in range(3):
+        submit_overdue(world, title=f"Dated {n}")
+        submit(world, title=f"Undated {n}")
+    services.incident_transition(
+        actor=world.actor("reviewer"), incident=Incident.objects.first(), action="claim"
+    )
+    client = world.client("reviewer")
+    client.get(url)
+    with django_assert_num_queries(queries) as captured:
+        assert len(ids_in(page(client, url + "?limit=50&ordering=-submitted_at"))) == 6
+    assert not any("COUNT(" in query["sql"].upper() for query in captured.captured_queries)
+    with django_assert_num_queries(queries):
+        assert len(ids_in(page(client, url + "?limit=2&ordering=-submitted_at"))) == 2
+
+
+def test_the_filter_form_shows_the_values_of_each_request(world):
+    """The rendered filter form is kept per page and filter values: each request still shows its own."""
+    client = world.client("reviewer")
+    any_severity = r'<select name="severity"[^>]*>\s*<option value="" selected>Any</option>'
+    assert re.search(any_severity, page(client, LIST))
+    chosen = page(client, LIST + "?severity=incident&search=replica")
+    assert re.search(r'<option value="incident" selected>', chosen) and 'value="replica"' in chosen
+    assert re.search(any_severity, page(client, LIST))
+    assert 'value="replica"' not in page(client, LIST + "?severity=incident")
+    # The queue's form says what an empty status means there; the list's does not.
+    assert "Open (submitted, in review, needs information)" in page(client, QUEUE)
+    assert "Open (submitted, in review, needs information)" not in page(client, LIST)
+    for _ in range(2):  # an invalid value shows its error every time
+        invalid = client.get(LIST + "?severity=apocalyptic").content.decode()
+        assert "There is a problem" in invalid and 'aria-invalid="true"' in invalid
+
+
+def test_a_next_page_bounds_its_sort_key_for_the_index(world):
+    """`modified_at <= x` besides the keyset condition: PostgreSQL starts the index scan at the cursor."""
+    for n in range(3):
+        submit(world, title=f"Report {n}")
+    client = world.client("reviewer")
+    html = page(client, LIST + "?limit=1")
+    next_url = re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    with CaptureQueriesContext(connection) as captured:
+        assert len(ids_in(page(client, next_url))) == 1
+    (sql,) = [q["sql"] for q in captured.captured_queries if 'FROM "incidents_incident"' in q["sql"]]
+    assert '"incidents_incident"."modified_at" <= ' in sql, sql
