@@ -1,5 +1,6 @@
-"""STIX 2.1 export of incidents (DESIGN 7, issue 6): every object a principal may see about a report, built
-with the `stix2` package, each marked with the OASIS TLP 2.0 marking definition of its own TLP.
+"""STIX 2.1 export of incidents (DESIGN 7, issue 6): every object a principal may see about a report, as
+the JSON-ready dicts the `stix2` package serializes (built directly: see "the objects" below), each marked
+with the OASIS TLP 2.0 marking definition of its own TLP.
 
 What a bundle holds, per incident (only what the actor may see: the selectors decide, never this module):
 
@@ -55,9 +56,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import stix2
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 
 from accounts.models import Organization
@@ -76,7 +76,7 @@ from incidents.models import (
 )
 from incidents.selectors import assessment_visibility_q, comment_visibility_q
 from registry.models import EvaluationResult, FrontierModel
-from registry.selectors import evaluation_list, frontier_model_list
+from registry.selectors import evaluation_list, frontier_models_visible
 
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
 
@@ -144,9 +144,16 @@ def stix_id(stix_type: str, key: object) -> str:
 
 
 def _utc(value: datetime) -> str:
-    """A STIX timestamp: UTC, millisecond precision."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    """A STIX timestamp: UTC, millisecond precision (what stix2 writes for `created` and `modified`)."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def _published(value: datetime) -> str:
+    """A timestamp of "any" precision as stix2 writes it (`published`): the milliseconds of `_utc`
+    without their trailing zeros, no fraction at all when they are zero."""
+    stamp = _utc(value)
+    fraction = stamp[-4:-1].rstrip("0")
+    return stamp[:-5] + (f".{fraction}Z" if fraction else "Z")
 
 
 def _stricter(*levels: str) -> str:
@@ -159,35 +166,44 @@ def _marking(tlp: str) -> list[str]:
 
 def tlp_marking_definition(tlp: str) -> dict[str, Any]:
     """The OASIS TLP 2.0 marking-definition object (the extension form) for a Redline TLP value."""
-    marking = stix2.v21.MarkingDefinition(
-        id=TLP_MARKING_IDS[tlp],
-        created=TLP2_CREATED,
-        name=f"TLP:{tlp.upper()}",
-        extensions={TLP2_EXTENSION_ID: {"extension_type": "property-extension", "tlp_2_0": tlp}},
-    )
-    return _plain(marking)
+    return {
+        "type": "marking-definition",
+        "spec_version": "2.1",
+        "id": TLP_MARKING_IDS[tlp],
+        "created": TLP2_CREATED,
+        "name": f"TLP:{tlp.upper()}",
+        "extensions": {TLP2_EXTENSION_ID: {"extension_type": "property-extension", "tlp_2_0": tlp}},
+    }
 
 
-def _plain(obj: Any) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(obj.serialize())
-    return document
+def _reference(
+    source_name: str,
+    *,
+    external_id: str | None = None,
+    url: str | None = None,
+    description: str | None = None,
+) -> dict[str, str]:
+    """An external reference in the order stix2 writes its properties (source_name, description, url,
+    external_id), without the absent ones."""
+    reference = {"source_name": source_name}
+    if description is not None:
+        reference["description"] = description
+    if url is not None:
+        reference["url"] = url
+    if external_id is not None:
+        reference["external_id"] = external_id
+    return reference
 
 
-def _url(name: str, ref: str) -> str:
-    return settings.REDLINE_PUBLIC_BASE_URL.rstrip("/") + reverse(name, kwargs={"ref": ref})
-
-
-def _redline_reference(name: str, public_id: str) -> dict[str, str]:
-    return {"source_name": "redline", "external_id": public_id, "url": _url(name, public_id)}
-
-
-def _atlas_reference(atlas_id: str) -> dict[str, str]:
-    reference = {"source_name": "mitre-atlas", "external_id": atlas_id}
+def _atlas_url(atlas_id: str) -> str | None:
     for prefix, page in ATLAS_PAGES.items():  # longest prefixes first
         if atlas_id.startswith(prefix):
-            reference["url"] = f"https://atlas.mitre.org/{page}/{atlas_id}"
-            break
-    return reference
+            return f"https://atlas.mitre.org/{page}/{atlas_id}"
+    return None
+
+
+def _atlas_reference(atlas_id: str, description: str | None = None) -> dict[str, str]:
+    return _reference("mitre-atlas", external_id=atlas_id, url=_atlas_url(atlas_id), description=description)
 
 
 # --- what an actor may see of a page of incidents: a fixed number of queries ----------------------------
@@ -213,9 +229,14 @@ def _load(actor: Principal, incidents: Sequence[Incident]) -> _Context:
     for link in IncidentModel.objects.filter(incident_id__in=ids).order_by("incident_id", "pk"):
         context.links.setdefault(link.incident_id, []).append(link)
     model_ids = {link.model_id for links in context.links.values() for link in links if link.model_id}
-    # The one registry rule (frontier_model_list), as incident_visible_models applies it, for the page.
-    context.models = {m.pk: m for m in frontier_model_list(actor=actor).filter(pk__in=model_ids)}
-    for evaluation, incident_id in _with_incident(evaluation_list(actor=actor).filter(incidents__in=ids)):
+    # The one registry rule (frontier_model_list's scope), as incident_visible_models applies it, for the
+    # page; without the list's red-line flag, which STIX does not carry.
+    context.models = {m.pk: m for m in frontier_models_visible(actor=actor, pks=model_ids)}
+    # evaluation_list is the scope; its list columns (three subqueries, seven joins) are left out: they
+    # cost more to plan than the page's other queries together, and a report does not show them.
+    evaluations = EvaluationResult.objects.filter(pk__in=evaluation_list(actor=actor).values("pk"))
+    evaluations = evaluations.filter(incidents__in=ids).select_related("model__provider", "owner_org")
+    for evaluation, incident_id in _with_incident(evaluations):
         context.evaluations.setdefault(incident_id, []).append(evaluation)
         context.models.setdefault(evaluation.model_id, evaluation.model)
     assessments = (
@@ -226,9 +247,15 @@ def _load(actor: Principal, incidents: Sequence[Incident]) -> _Context:
     )
     for assessment in assessments:
         context.assessments.setdefault(assessment.incident_id, []).append(assessment)
+    # The comment rule depends on the report; it has a few outcomes (all, shared only, none): one branch
+    # per outcome, over the reports it applies to, rather than one per report.
+    rules: dict[str, tuple[Q, list[Any]]] = {}
+    for incident in incidents:
+        rule = comment_visibility_q(actor, incident)
+        rules.setdefault(str(rule), (rule, []))[1].append(incident.pk)
     visible_comments = Q(pk__in=[])
-    for incident in incidents:  # the comment rule depends on the report: one branch per report
-        visible_comments |= Q(incident_id=incident.pk) & comment_visibility_q(actor, incident)
+    for rule, incident_ids in rules.values():
+        visible_comments |= Q(incident_id__in=incident_ids) & rule
     for comment in (
         Comment.objects.filter(visible_comments).select_related("author_org").order_by("created_at", "pk")
     ):
@@ -246,96 +273,126 @@ def _with_incident(evaluations: Any) -> Iterable[tuple[EvaluationResult, Any]]:
 
 
 # --- the objects ------------------------------------------------------------------------------------------
+#
+# Each object is the JSON-ready dict the `stix2` library would serialize for the same arguments: its
+# properties in the order of the library's class (type, spec_version, id, created_by_ref, created, ...),
+# absent ones left out, timestamps as the library writes them. Built directly because constructing and
+# validating library objects was most of an export's time; tests/coordination/test_stix.py re-parses a
+# mixed sample with stix2 (allow_custom=False) and checks it serializes back to exactly these dicts.
 
 
 class _Builder:
-    """Collects the objects of one bundle, each once (shared identities, software, attack-patterns)."""
+    """Collects the objects of one bundle, each once: an organisation, a model or a behaviour shared by
+    many incidents of a page is built the first time only."""
 
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, Any]] = {}
         self.tlps: set[str] = set()
+        self._refs: dict[tuple[str, Any], str] = {}
+        self._urls: dict[str, tuple[str, str]] = {}
 
-    def add(self, obj: Any, tlp: str | None) -> str:
-        if obj.id not in self.objects:
-            self.objects[obj.id] = _plain(obj)
+    def _ref(self, stix_type: str, key: Any) -> str:
+        """stix_id, once per record and page (a model or an organisation is named by many incidents)."""
+        ref = self._refs.get((stix_type, key))
+        if ref is None:
+            ref = self._refs[(stix_type, key)] = stix_id(stix_type, key)
+        return ref
+
+    def add(self, obj: dict[str, Any], tlp: str | None) -> str:
+        self.objects.setdefault(obj["id"], obj)
         if tlp is not None:
             self.tlps.add(tlp)
-        return str(obj.id)
+        return str(obj["id"])
+
+    def _url(self, name: str, ref: str) -> str:
+        # One reverse() per URL name and page: the ref pattern is [A-Za-z0-9-], never quoted.
+        parts = self._urls.get(name)
+        if parts is None:
+            base = settings.REDLINE_PUBLIC_BASE_URL.rstrip("/")
+            prefix, _, suffix = reverse(name, kwargs={"ref": _URL_REF}).partition(_URL_REF)
+            parts = self._urls[name] = (base + prefix, suffix)
+        return parts[0] + ref + parts[1]
+
+    def redline_reference(self, name: str, public_id: str) -> dict[str, str]:
+        return {"source_name": "redline", "url": self._url(name, public_id), "external_id": public_id}
 
     def identity(self, org: Organization) -> str:
-        key = stix_id("identity", org.pk)
+        key = self._ref("identity", org.pk)
         if key in self.objects:
             return key
-        identity = stix2.v21.Identity(
-            id=key,
-            created=_utc(org.created_at),
-            modified=_utc(max(org.modified_at, org.created_at)),
-            name=org.name,
-            identity_class="organization",
-            roles=[org.kind],
-            external_references=[{"source_name": "redline", "external_id": org.short_name}],
-            object_marking_refs=_marking(TLP.CLEAR),
-        )
+        identity = {
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": key,
+            "created": _utc(org.created_at),
+            "modified": _utc(max(org.modified_at, org.created_at)),
+            "name": org.name,
+            "roles": [str(org.kind)],
+            "identity_class": "organization",
+            "external_references": [{"source_name": "redline", "external_id": org.short_name}],
+            "object_marking_refs": _marking(TLP.CLEAR),
+        }
         return self.add(identity, TLP.CLEAR)
 
     def software(self, model: FrontierModel) -> str:
-        software = stix2.v21.Software(
-            id=stix_id("software", model.pk),
-            name=model.name,
-            version=model.version or None,
-            vendor=model.provider.name,
-            object_marking_refs=_marking(model.tlp),
-        )
-        return self.add(software, model.tlp)
+        key = self._ref("software", model.pk)
+        if key not in self.objects:
+            software: dict[str, Any] = {
+                "type": "software",
+                "spec_version": "2.1",
+                "id": key,
+                "name": model.name,
+                "vendor": model.provider.name,
+            }
+            if model.version:
+                software["version"] = model.version
+            software["object_marking_refs"] = _marking(model.tlp)
+            self.objects[key] = software
+        self.tlps.add(model.tlp)
+        return key
 
     def unregistered_software(self, incident: Incident, name: str) -> str:
-        software = stix2.v21.Software(
-            id=stix_id("software", f"{incident.pk}:{name}"),
-            name=name,
-            object_marking_refs=_marking(incident.tlp),
-        )
+        software = {
+            "type": "software",
+            "spec_version": "2.1",
+            "id": stix_id("software", f"{incident.pk}:{name}"),
+            "name": name,
+            "object_marking_refs": _marking(incident.tlp),
+        }
         return self.add(software, incident.tlp)
 
     def attack_pattern(self, behaviour: str) -> str:
-        label = ObservedBehaviour(behaviour).label if behaviour in ObservedBehaviour.values else behaviour
-        name = label if label != behaviour else behaviour.replace("_", " ").capitalize()
-        references: list[dict[str, str]] = [
-            {"source_name": "redline-observed-behaviour", "external_id": behaviour}
-        ]
-        if behaviour in ATLAS_TECHNIQUES:
-            atlas_id, atlas_name = ATLAS_TECHNIQUES[behaviour]
-            references.append({**_atlas_reference(atlas_id), "description": atlas_name})
-        pattern = stix2.v21.AttackPattern(
-            id=stix_id("attack-pattern", behaviour),
-            created=VOCABULARY_DATE,
-            modified=VOCABULARY_DATE,
-            name=name,
-            description=f"Observed behaviour of a self-replicating AI system: {name}.",
-            external_references=references,
-            object_marking_refs=_marking(TLP.CLEAR),
-        )
-        return self.add(pattern, TLP.CLEAR)
+        key = self._ref("attack-pattern", behaviour)
+        if key not in self.objects:
+            self.objects[key] = _attack_pattern(key, behaviour)
+        self.tlps.add(TLP.CLEAR)
+        return key
 
     def relationship(
         self,
         incident: Incident,
+        source: str,
         target: str,
         target_tlp: str,
         description: str,
         references: list[dict[str, str]] | None = None,
     ) -> None:
         tlp = _stricter(incident.tlp, target_tlp)
-        relationship = stix2.v21.Relationship(
-            id=stix_id("relationship", f"{incident.pk}:{target}"),
-            created=_utc(incident.submitted_at),
-            modified=_utc(incident.modified_at),
-            relationship_type="related-to",
-            source_ref=stix_id("incident", incident.pk),
-            target_ref=target,
-            description=description,
-            external_references=references or None,
-            object_marking_refs=_marking(tlp),
-        )
+        relationship: dict[str, Any] = {
+            "type": "relationship",
+            "spec_version": "2.1",
+            "id": stix_id("relationship", f"{incident.pk}:{target}"),
+            "created": _utc(incident.submitted_at),
+            # STIX: modified is never before created (stix2 refused such an object).
+            "modified": _utc(max(incident.modified_at, incident.submitted_at)),
+            "relationship_type": "related-to",
+            "description": description,
+            "source_ref": source,
+            "target_ref": target,
+        }
+        if references:
+            relationship["external_references"] = references
+        relationship["object_marking_refs"] = _marking(tlp)
         self.add(relationship, tlp)
 
     def evaluation(self, evaluation: EvaluationResult) -> str:
@@ -349,27 +406,36 @@ class _Builder:
             if evaluation.n_trials is not None and evaluation.n_successes is not None
             else f"{evaluation.metric_name or evaluation.metric} = {evaluation.metric_value}"
         )
-        report = stix2.v21.Report(
-            id=stix_id("report", evaluation.pk),
-            created=_utc(evaluation.created_at),
-            modified=_utc(max(evaluation.modified_at, evaluation.created_at)),
-            created_by_ref=self.identity(evaluation.owner_org),
-            name=f"{evaluation.public_id}: {evaluation.task} ({evaluation.capability_domain})",
-            description=f"{evaluation.scenario_type}: {counts}{interval}.",
-            report_types=["evaluation-result"],
-            published=_utc(evaluation.created_at),
-            object_refs=[self.software(evaluation.model)],
-            external_references=[_redline_reference("api:evaluation-detail", evaluation.public_id)],
-            object_marking_refs=_marking(evaluation.tlp),
-        )
+        key = self._ref("report", evaluation.pk)
+        if key in self.objects:
+            self.tlps.add(evaluation.tlp)
+            return key
+        # Built in the order stix2's keyword arguments were: the author, the model, then the report.
+        created_by = self.identity(evaluation.owner_org)
+        software = self.software(evaluation.model)
+        report = {
+            "type": "report",
+            "spec_version": "2.1",
+            "id": key,
+            "created_by_ref": created_by,
+            "created": _utc(evaluation.created_at),
+            "modified": _utc(max(evaluation.modified_at, evaluation.created_at)),
+            "name": f"{evaluation.public_id}: {evaluation.task} ({evaluation.capability_domain})",
+            "description": f"{evaluation.scenario_type}: {counts}{interval}.",
+            "report_types": ["evaluation-result"],
+            "published": _published(evaluation.created_at),
+            "object_refs": [software],
+            "external_references": [self.redline_reference("api:evaluation-detail", evaluation.public_id)],
+            "object_marking_refs": _marking(evaluation.tlp),
+        }
         return self.add(report, evaluation.tlp)
 
     def incident(self, incident: Incident, aliases: list[IncidentAlias]) -> str:
-        references = [_redline_reference("api:incident-detail", incident.public_id)]
+        references = [self.redline_reference("api:incident-detail", incident.public_id)]
         references += [
-            {"source_name": str(AliasSource(a.source).label), "external_id": a.external_id, "url": a.url}
+            {"source_name": ALIAS_SOURCE_NAMES[a.source], "url": a.url, "external_id": a.external_id}
             if a.url
-            else {"source_name": str(AliasSource(a.source).label), "external_id": a.external_id}
+            else {"source_name": ALIAS_SOURCE_NAMES[a.source], "external_id": a.external_id}
             for a in aliases
         ]
         mappings = incident.taxonomy_mappings if isinstance(incident.taxonomy_mappings, dict) else {}
@@ -381,17 +447,20 @@ class _Builder:
         }
         if incident.severity in CRITICALITY:
             core["criticality"] = CRITICALITY[incident.severity]
-        sdo = stix2.v21.Incident(
-            id=stix_id("incident", incident.pk),
-            created=_utc(incident.submitted_at),
-            modified=_utc(max(incident.modified_at, incident.submitted_at)),
-            created_by_ref=self.identity(incident.owner_org),
-            name=f"{incident.public_id}: {incident.title}",
-            description=incident.description,
-            external_references=references,
-            extensions={INCIDENT_CORE_EXTENSION_ID: core},
-            object_marking_refs=_marking(incident.tlp),
-        )
+        created_by = self.identity(incident.owner_org)
+        sdo = {
+            "type": "incident",
+            "spec_version": "2.1",
+            "id": self._ref("incident", incident.pk),
+            "created_by_ref": created_by,
+            "created": _utc(incident.submitted_at),
+            "modified": _utc(max(incident.modified_at, incident.submitted_at)),
+            "name": f"{incident.public_id}: {incident.title}",
+            "description": incident.description,
+            "external_references": references,
+            "object_marking_refs": _marking(incident.tlp),
+            "extensions": {INCIDENT_CORE_EXTENSION_ID: core},
+        }
         return self.add(sdo, incident.tlp)
 
     def opinion(self, incident_ref: str, assessment: Assessment) -> None:
@@ -400,37 +469,71 @@ class _Builder:
             parts.append(f"Severity: {assessment.severity_override.replace('_', ' ')}.")
         if assessment.notes:
             parts.append(assessment.notes)
-        opinion = stix2.v21.Opinion(
-            id=stix_id("opinion", assessment.pk),
-            created=_utc(assessment.created_at),
-            modified=_utc(max(assessment.modified_at, assessment.created_at)),
-            created_by_ref=self.identity(assessment.org),
-            opinion=OPINION.get(Verdict(assessment.verdict), "neutral"),
-            explanation=" ".join(parts),
-            authors=[assessment.org.name],
-            object_refs=[incident_ref],
-            object_marking_refs=_marking(assessment.tlp),
-        )
+        created_by = self.identity(assessment.org)
+        opinion = {
+            "type": "opinion",
+            "spec_version": "2.1",
+            "id": stix_id("opinion", assessment.pk),
+            "created_by_ref": created_by,
+            "created": _utc(assessment.created_at),
+            "modified": _utc(max(assessment.modified_at, assessment.created_at)),
+            "explanation": " ".join(parts),
+            "authors": [assessment.org.name],
+            "opinion": OPINION.get(Verdict(assessment.verdict), "neutral"),
+            "object_refs": [incident_ref],
+            "object_marking_refs": _marking(assessment.tlp),
+        }
         self.add(opinion, assessment.tlp)
 
     def note(self, incident: Incident, incident_ref: str, comment: Comment) -> None:
         tlp = _stricter(incident.tlp, COMMENT_FLOOR)
-        note = stix2.v21.Note(
-            id=stix_id("note", comment.pk),
-            created=_utc(comment.created_at),
-            modified=_utc(comment.created_at),
-            created_by_ref=self.identity(comment.author_org),
-            abstract=f"{comment.visibility.capitalize()} comment",
-            content=comment.body,
-            authors=[comment.author],
-            object_refs=[incident_ref],
-            object_marking_refs=_marking(tlp),
-        )
+        created_by = self.identity(comment.author_org)
+        created = _utc(comment.created_at)
+        note = {
+            "type": "note",
+            "spec_version": "2.1",
+            "id": stix_id("note", comment.pk),
+            "created_by_ref": created_by,
+            "created": created,
+            "modified": created,
+            "abstract": f"{comment.visibility.capitalize()} comment",
+            "content": comment.body,
+            "authors": [comment.author],
+            "object_refs": [incident_ref],
+            "object_marking_refs": _marking(tlp),
+        }
         self.add(note, tlp)
 
     def result(self) -> list[dict[str, Any]]:
         markings = [tlp_marking_definition(tlp) for tlp in TLP_ORDER if tlp in self.tlps]
         return markings + list(self.objects.values())
+
+
+# A ref that matches every `<ref>` URL pattern, replaced by the real public id (Builder._url).
+_URL_REF = "REDLINEREF0"
+ALIAS_SOURCE_NAMES: dict[str, str] = {value: str(label) for value, label in AliasSource.choices}
+
+
+def _attack_pattern(key: str, behaviour: str) -> dict[str, Any]:
+    label = ObservedBehaviour(behaviour).label if behaviour in ObservedBehaviour.values else behaviour
+    name = str(label) if label != behaviour else behaviour.replace("_", " ").capitalize()
+    references: list[dict[str, str]] = [
+        {"source_name": "redline-observed-behaviour", "external_id": behaviour}
+    ]
+    if behaviour in ATLAS_TECHNIQUES:
+        atlas_id, atlas_name = ATLAS_TECHNIQUES[behaviour]
+        references.append(_atlas_reference(atlas_id, description=atlas_name))
+    return {
+        "type": "attack-pattern",
+        "spec_version": "2.1",
+        "id": key,
+        "created": VOCABULARY_DATE,
+        "modified": VOCABULARY_DATE,
+        "name": name,
+        "description": f"Observed behaviour of a self-replicating AI system: {name}.",
+        "external_references": references,
+        "object_marking_refs": _marking(TLP.CLEAR),
+    }
 
 
 def _determination(incident: Incident) -> str:
@@ -449,7 +552,9 @@ def _describe(builder: _Builder, incident: Incident, context: _Context) -> None:
         if link.model_id is None:
             if link.model_name:
                 target = builder.unregistered_software(incident, link.model_name)
-                builder.relationship(incident, target, incident.tlp, f"Involved model ({role}).")
+                builder.relationship(
+                    incident, incident_ref, target, incident.tlp, f"Involved model ({role})."
+                )
             continue
         model = context.models.get(link.model_id)
         if model is None:  # not visible to this actor: not even its id leaves
@@ -457,10 +562,11 @@ def _describe(builder: _Builder, incident: Incident, context: _Context) -> None:
         target = builder.software(model)
         builder.relationship(
             incident,
+            incident_ref,
             target,
             model.tlp,
             f"Involved model ({role}).",
-            [_redline_reference("api:model-detail", model.public_id)],
+            [builder.redline_reference("api:model-detail", model.public_id)],
         )
     behaviours = incident.observed_behaviours if isinstance(incident.observed_behaviours, list) else []
     seen: set[str] = set()
@@ -470,14 +576,40 @@ def _describe(builder: _Builder, incident: Incident, context: _Context) -> None:
             continue
         seen.add(behaviour)
         target = builder.attack_pattern(behaviour)
-        builder.relationship(incident, target, TLP.CLEAR, "Observed behaviour.")
+        builder.relationship(incident, incident_ref, target, TLP.CLEAR, "Observed behaviour.")
     for evaluation in context.evaluations.get(incident.pk, []):
         target = builder.evaluation(evaluation)
-        builder.relationship(incident, target, evaluation.tlp, "Related evaluation result.")
+        builder.relationship(incident, incident_ref, target, evaluation.tlp, "Related evaluation result.")
     for assessment in context.assessments.get(incident.pk, []):
         builder.opinion(incident_ref, assessment)
     for comment in context.comments.get(incident.pk, []):
         builder.note(incident, incident_ref, comment)
+
+
+# The incident columns the objects above read (plus the keyset pagination's sort fields): a page of 200
+# read for STIX skips the rest (the search vector, the long texts, a dozen JSON columns).
+STIX_INCIDENT_FIELDS = (
+    "id",
+    "public_id",
+    "tlp",
+    "owner_org",
+    "status",
+    "title",
+    "description",
+    "severity",
+    "determination",
+    "rejection_reason",
+    "observed_behaviours",
+    "taxonomy_mappings",
+    "submitted_at",
+    "modified_at",
+    "next_due_at",
+)
+
+
+def stix_incidents(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
+    """`incidents` (from incident_list for the actor) reading only what their STIX objects need."""
+    return incidents.select_related(None).select_related("owner_org").only(*STIX_INCIDENT_FIELDS)
 
 
 def incidents_stix_objects(*, actor: Principal, incidents: Sequence[Incident]) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from coordination.stix import (
     incident_stix_objects,
     incidents_stix_objects,
     stix_bundle,
+    stix_incidents,
 )
 from core.actors import Principal, principal_of
 from incidents import selectors
@@ -105,7 +106,7 @@ class IncidentQueryStixView(_StixView):
     pagination_class = IncidentCursorPagination
 
     def get_queryset(self) -> Any:
-        return selectors.incident_list(actor=self.actor)
+        return stix_incidents(selectors.incident_list(actor=self.actor))
 
     @extend_schema(
         summary="A STIX 2.1 bundle of the incidents a query returns (a page; next page in the Link header)",

@@ -2,7 +2,10 @@
 
 Input is either a YAML document with a top-level ``model-index:`` key, or a model card (``README.md``)
 whose YAML front matter -- between a leading ``---`` line and the next ``---`` (or ``...``) line --
-contains ``model-index``. YAML is only ever loaded with ``yaml.safe_load``.
+contains ``model-index``. YAML is only ever loaded with PyYAML's safe loader: libyaml's ``CSafeLoader``
+when the installed PyYAML has it (several times faster; libyaml also refuses nesting deeper than 1000
+levels), else the pure-Python ``SafeLoader``. Both build only plain data and share one node per alias, so
+an alias "bomb" costs no memory; MAX_EVALUATIONS bounds what it expands to here.
 
 Expected shape (https://github.com/huggingface/hub-docs/blob/main/modelcard.md)::
 
@@ -55,6 +58,9 @@ __all__ = ["DEFAULT_MAX_BYTES", "MAX_EVALUATIONS", "parse_model_index"]
 DEFAULT_MAX_BYTES: Final = 1024 * 1024
 #: Upper bound on evaluations produced from one document (YAML aliases can multiply entries cheaply).
 MAX_EVALUATIONS: Final = 1000
+
+# The safe loader, in C when PyYAML was built with libyaml (its wheels are).
+_SafeLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
 _SUCCESS_RATE_TYPES: Final = frozenset(
@@ -146,7 +152,7 @@ def _front_matter(text: str) -> str:
 
 def _load_yaml(text: str) -> object:
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader (see _SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         position = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from unittest import mock
 
 import pytest
 import stix2
@@ -22,12 +24,16 @@ from coordination.stix import (
     TLP2_EXTENSION_ID,
     TLP_MARKING_IDS,
     incident_stix_objects,
+    incidents_stix_objects,
+    stix_bundle,
     stix_id,
     tlp_marking_definition,
 )
+from core.actors import SYSTEM
 from core.enums import TLP, TLP_ORDER
 from incidents import services
-from incidents.models import Assessment, Comment, Incident
+from incidents.models import Assessment, Comment, Incident, IncidentAlias
+from incidents.selectors import incident_list
 from registry.models import EvaluationResult, FrontierModel
 from tests.factories import EvaluationResultFactory, FrontierModelFactory
 from tests.incidents.matrix import PRINCIPALS, TLPS, World, build_world
@@ -371,3 +377,61 @@ def test_the_page_lists_the_stix_export(sw):
     assert f"/api/v1/incidents/{incident.public_id}/stix" in page
     assert "STIX 2.1 bundle" in page
     assert "Also recorded as" in page and "AML.CS0042" in page
+
+
+def test_the_plain_objects_are_exactly_what_stix2_serializes(sw):
+    """The objects are built as plain dicts, not stix2 objects (speed): each one, re-parsed by stix2 without
+    custom content, must validate and serialize back to the same bytes (property order, timestamps, the
+    properties left out), so the fast path cannot drift from the library or the spec."""
+    incident = sw.world.incidents["clear"]
+    Incident.objects.filter(pk=incident.pk).update(
+        taxonomy_mappings={"atlas": ["AML.T0061", "AML.CS0042", "AML.M0001", "X-1"]}
+    )
+    IncidentAlias.objects.create(
+        incident=incident, source="aiid", external_id="42", url="https://incidentdatabase.ai/cite/42"
+    )
+    FrontierModel.objects.filter(name="AmberModelStixSecret").update(version="2.0")
+    # A creation time whose milliseconds end in zeros: `published` drops them, `created` keeps them.
+    with mock.patch(
+        "django.utils.timezone.now", return_value=datetime(2026, 3, 1, 12, 0, 0, 100_000, tzinfo=UTC)
+    ):
+        evaluation = EvaluationResultFactory(
+            model=FrontierModel.objects.get(name="ClearModelStix"), tlp="clear"
+        )
+    incident.related_evaluations.add(evaluation)
+    incidents = list(incident_list(actor=SYSTEM).filter(pk__in=[i.pk for i in sw.world.incidents.values()]))
+    objects = incidents_stix_objects(actor=SYSTEM, incidents=incidents)
+    objects += [tlp_marking_definition(tlp) for tlp in TLP_ORDER]
+    assert {o["type"] for o in objects} == {
+        "marking-definition", "identity", "incident", "software", "attack-pattern", "relationship", "report",
+        "opinion", "note",
+    }  # fmt: skip
+    for obj in objects:
+        parsed = stix2.parse(obj, allow_custom=False, version="2.1")
+        assert parsed.serialize() == json.dumps(obj), obj["type"]
+    _validate(stix_bundle(objects))
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 3, 1, 12, 0, 0, 0, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 0, 0, 120_000, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 0, 0, 999, tzinfo=UTC),
+        datetime(2026, 3, 1, 13, 30, 5, 456_789, tzinfo=timezone(timedelta(hours=1, minutes=30))),
+    ],
+)
+def test_timestamps_are_written_as_stix2_writes_them(moment):
+    """`created`/`modified` at millisecond precision, `published` at "any" precision (no trailing zeros)."""
+    from coordination.stix import _published, _utc
+
+    report = stix2.v21.Report(
+        created=moment.replace(microsecond=moment.microsecond // 1000 * 1000),
+        name="r",
+        report_types=["evaluation-result"],
+        published=_utc(moment),
+        object_refs=[stix_id("identity", "x")],
+    )
+    written = json.loads(report.serialize())
+    assert written["created"] == _utc(moment)
+    assert written["published"] == _published(moment)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from registry.importers import (
     ERROR_CODES,
@@ -469,6 +470,28 @@ def test_it_rejects_an_oversized_model_index() -> None:
         parse_model_index(b"model-index: []\n" + b"#" * 2_000_000)
 
     assert info.value.code == "file_too_large"
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
+def test_it_parses_yaml_with_libyaml_when_pyyaml_has_it() -> None:
+    from registry.importers import huggingface
+
+    # The pure-Python loader made YAML parsing most of a bulk import's time (benchmarks/NOTES.md).
+    assert huggingface._SafeLoader is yaml.CSafeLoader
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"model-index: " + b"[" * 50_000 + b"]" * 50_000,  # flow nesting
+        b"model-index:\n" + b"".join(b" " * (depth + 1) + b"k:\n" for depth in range(1_200)),  # block nesting
+    ],
+)
+def test_it_rejects_model_index_yaml_nested_too_deeply(document: bytes) -> None:
+    with pytest.raises(ImportFormatError) as info:
+        parse_model_index(document)
+
+    assert info.value.code == "invalid_model_index"
 
 
 def test_it_bounds_model_index_documents_expanded_by_yaml_aliases() -> None:
