@@ -983,17 +983,18 @@ def _initial_deadlines(incident: Incident, *, received_at: datetime) -> list[Inc
         )
     }.values()
     incident.next_due_at = _next_due(computed)
-    return [
-        IncidentDeadline(
-            incident=incident,
-            regime=d.regime,
-            stage=d.stage,
-            sequence=d.sequence,
-            due_at=d.due_at,
-            satisfied_at=d.satisfied_at,
-        )
-        for d in computed
-    ]
+    return [_deadline_row(incident, d) for d in computed]
+
+
+def _deadline_row(incident: Incident, deadline: clocks.Deadline) -> IncidentDeadline:
+    return IncidentDeadline(
+        incident=incident,
+        regime=deadline.regime,
+        stage=deadline.stage,
+        sequence=deadline.sequence,
+        due_at=deadline.due_at,
+        satisfied_at=deadline.satisfied_at,
+    )
 
 
 def _next_due(computed: Iterable[clocks.Deadline]) -> datetime | None:
@@ -1047,16 +1048,7 @@ def incident_refresh_deadlines(*, incident: Incident) -> None:
     if met:
         IncidentDeadline.objects.bulk_update(met, ["satisfied_at"])
     IncidentDeadline.objects.bulk_create(
-        IncidentDeadline(
-            incident=incident,
-            regime=d.regime,
-            stage=d.stage,
-            sequence=d.sequence,
-            due_at=d.due_at,
-            satisfied_at=d.satisfied_at,
-        )
-        for key, d in computed.items()
-        if key not in stored
+        _deadline_row(incident, d) for key, d in computed.items() if key not in stored
     )
     incident.next_due_at = _next_due(computed.values())
     Incident.objects.filter(pk=incident.pk).update(next_due_at=incident.next_due_at)
