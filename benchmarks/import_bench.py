@@ -50,13 +50,27 @@ def _files(directory: Path, model_name: str, rows: int, round_number: int) -> li
     return paths
 
 
+def run_import(files: list[Path], *, org: str, model_ref: str) -> None:
+    """`manage.py import_evaluations` of the bench's files, as the measured and the profiled runs call it."""
+    from django.core.management import call_command
+
+    call_command(
+        "import_evaluations",
+        *[str(p) for p in files],
+        org=org,
+        capability_domain="end_to_end",
+        scenario_type="instructed_replication_local",
+        model=model_ref,
+        stdout=io.StringIO(),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
 
     from registry.models import EvaluationResult, FrontierModel
@@ -84,15 +98,7 @@ def main() -> None:
                 EvaluationResult.objects.order_by("-created_at").values_list("created_at", flat=True).first()
             )
             started = time.perf_counter()
-            call_command(
-                "import_evaluations",
-                *[str(p) for p in files],
-                org=marker["import_org"],
-                capability_domain="end_to_end",
-                scenario_type="instructed_replication_local",
-                model=model.public_id,
-                stdout=io.StringIO(),
-            )
+            run_import(files, org=marker["import_org"], model_ref=model.public_id)
             import_s.append(time.perf_counter() - started)
             raw = connection.connection
             assert raw is not None

@@ -82,13 +82,10 @@ def main() -> None:
         client.post("/api/v1/incidents/", body, content_type="application/json",
                     HTTP_IDEMPOTENCY_KEY=f"profile-{token}", **lab)  # fmt: skip
 
-    import io
     import tempfile
     from pathlib import Path
 
-    from django.core.management import call_command
-
-    from benchmarks.import_bench import _files
+    from benchmarks.import_bench import _files, run_import
     from registry.models import FrontierModel
 
     model = FrontierModel.objects.get(public_id=marker["import_model"])
@@ -101,15 +98,7 @@ def main() -> None:
 
     def bulk_import() -> None:
         files = file_sets.pop(0)
-        call_command(
-            "import_evaluations",
-            *[str(p) for p in files],
-            org=marker["import_org"],
-            capability_domain="end_to_end",
-            scenario_type="instructed_replication_local",
-            model=model.public_id,
-            stdout=io.StringIO(),
-        )
+        run_import(files, org=marker["import_org"], model_ref=model.public_id)
 
     requests = {
         "bulk_import": bulk_import,

@@ -88,20 +88,14 @@ def run(*, submitters: int, cycles: int, gap: float, down: float, mode: str, jso
         outages: list[dict[str, Any]] = []
         started = time.monotonic()
         for _ in range(cycles):
-            time.sleep(gap)
-            t0 = time.monotonic()
-            rabbit.stop()
-            time.sleep(down)
-            rabbit.start()
-            outages.append({"server": "rabbitmq", "down_s": round(time.monotonic() - t0, 1)})
-            log(f"RabbitMQ restarted (down {outages[-1]['down_s']}s)")
-            time.sleep(gap)
-            t0 = time.monotonic()
-            redis.stop()
-            time.sleep(down)
-            redis.start()
-            outages.append({"server": "redis", "down_s": round(time.monotonic() - t0, 1)})
-            log(f"Redis restarted (down {outages[-1]['down_s']}s)")
+            for name, server in (("RabbitMQ", rabbit), ("Redis", redis)):
+                time.sleep(gap)
+                t0 = time.monotonic()
+                server.stop()
+                time.sleep(down)
+                server.start()
+                outages.append({"server": name.lower(), "down_s": round(time.monotonic() - t0, 1)})
+                log(f"{name} restarted (down {outages[-1]['down_s']}s)")
         time.sleep(gap)
         stop.set()
         for thread in threads:

@@ -18,7 +18,7 @@ from rest_framework.settings import api_settings
 from core.api.serializers import ExternalReferenceSerializer, StrictSerializer, TLPField
 from core.enums import ObservedBehaviour, ScenarioType
 from core.models import AuditEvent
-from incidents import workflows
+from incidents import selectors, workflows
 from incidents.deadlines import DeadlineStatus, deadline_status
 from incidents.models import (
     AISystemRelation,
@@ -313,28 +313,12 @@ class IncidentListSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Incident
+        # The list row's columns (selectors.INCIDENT_LIST_COLUMNS, in their order; the organisation by its
+        # short name), then the two computed fields.
         fields = [
-            "id",
-            "public_id",
-            "schema_version",
-            "status",
-            "title",
-            "record_class",
-            "scenario_type",
-            "instruction_provenance",
-            "outcome",
-            "severity",
-            "report_stage",
-            "tlp",
-            "owner_org",
-            "revision_number",
-            "submitted_at",
-            "created_at",
-            "modified_at",
-            "next_due_at",
-            "overdue",
-            "snippet",
-        ]
+            "owner_org" if column == "owner_org__short_name" else column
+            for column in selectors.INCIDENT_LIST_COLUMNS
+        ] + ["overdue", "snippet"]
         read_only_fields = fields
 
     @extend_schema_field(serializers.BooleanField())
