@@ -24,6 +24,21 @@ def _celery_join_flag_reset() -> None:
     _set_task_join_will_block(False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty in-process cache. The test cache (locmem) holds allauth's rate-limit
+    counters: without this, the page tests that sign in through /accounts/login/ count against allauth's
+    `login` limit (30/m per address) for whatever test the same xdist worker runs next, and a browser
+    journey signing in within that minute got 429 (CI, tests/browser/test_webauthn.py). Tests that point
+    the cache at Redis clear their own database."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    for cache in caches.all():
+        if isinstance(cache, LocMemCache):
+            cache.clear()
+
+
 @pytest.fixture
 def demo_data(db: Any) -> DemoCredentials:
     """The demo data of DESIGN 8 and the demo incidents, loaded through the same services as `make run`."""

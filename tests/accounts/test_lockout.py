@@ -79,3 +79,23 @@ def test_a_success_before_the_limit_clears_the_count(member):
     client.logout()
 
     assert _attempt(client, member.username, "wrong password!").status_code == 200  # counting from zero
+
+
+def test_the_per_address_sign_in_limit_answers_429(member):
+    """allauth's `login` limit (per address) is live in the test settings; the next test depends on it."""
+    from allauth.account import app_settings
+
+    limit = int(app_settings.RATE_LIMITS["login"].split("/")[0])
+    statuses = {
+        _attempt(Client(enforce_csrf_checks=True), member.username, PASSWORD).status_code
+        for _ in range(limit)
+    }
+    assert statuses == {302}
+    assert _attempt(Client(enforce_csrf_checks=True), member.username, PASSWORD).status_code == 429
+
+
+def test_the_sign_in_limit_does_not_carry_over_to_the_next_test(member):
+    """Runs after the test above in the same process (a file runs in order, on one xdist worker): the
+    cache holding allauth's counters is emptied between tests (tests/conftest.py), so this sign-in is not
+    the 31st of the minute."""
+    assert _attempt(Client(enforce_csrf_checks=True), member.username, PASSWORD).status_code == 302
