@@ -5,6 +5,8 @@ objects alive at that point are moved out of the cyclic garbage collector's reac
 live as long as the worker; left tracked, every collection of the oldest generation walks all of them
 (~280,000 objects, 30-80 ms on the benchmark machine), a pause that landed on about one request in a
 hundred: the one-connection p99 tail of benchmarks/NOTES.md. Objects created later are collected as usual.
+
+A streamed response tells gunicorn the worker is alive while it makes progress (core.heartbeat).
 """
 
 import gc
@@ -12,9 +14,11 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from core.heartbeat import HeartbeatMiddleware
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
-application = get_wsgi_application()
+application = HeartbeatMiddleware(get_wsgi_application())
 
 
 def _freeze_start_up_heap() -> None:

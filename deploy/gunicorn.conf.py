@@ -29,7 +29,8 @@ bind = f"{os.environ.get('GUNICORN_BIND_HOST', '0.0.0.0')}:{_int('PORT', 8000)}"
 worker_class = "sync"
 # WEB_CONCURRENCY wins (set it where a CPU limit, not a cpuset, bounds the container).
 workers = _int("WEB_CONCURRENCY", 2 * _cpus() + 1)
-# A worker stuck longer than this is killed and replaced; the load balancer retries elsewhere.
+# A worker stuck longer than this is killed and replaced; the load balancer retries elsewhere. A streamed
+# response resets the clock with each chunk it gets out (post_worker_init below).
 timeout = _int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM (a rolling update) workers finish their requests for this long before being killed; keep
 # it below the pod's terminationGracePeriodSeconds.
@@ -92,6 +93,14 @@ def on_starting(server: Any) -> None:
     if _multiproc_dir:
         shutil.rmtree(_multiproc_dir, ignore_errors=True)
         Path(_multiproc_dir).mkdir(parents=True, exist_ok=True)
+
+
+def post_worker_init(worker: Any) -> None:
+    # A streamed response (a bulk snapshot) tells the arbiter this worker is alive while it makes progress
+    # (core.heartbeat); the timeout above still kills a worker whose request stops making any.
+    from core.heartbeat import register
+
+    register(worker.notify)
 
 
 def child_exit(server: Any, worker: Any) -> None:
