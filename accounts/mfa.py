@@ -6,6 +6,7 @@ come with the first real factor."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from allauth.mfa.models import Authenticator
@@ -20,8 +21,28 @@ from core.actors import Principal
 
 SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
 # The session remembers that its user holds a second factor, so the gate costs no query per request;
-# removing or resetting a factor forgets it (below), and a new sign-in starts a new session.
+# removing or resetting a factor through allauth forgets it (below), and a new sign-in starts a new session.
+# A factor deleted elsewhere (the Django admin, a support script) is not seen by that session's signal, so
+# the memory is checked against the database again once it is REDLINE_MFA_RECHECK_SECONDS old.
 _ENROLLED_SESSION_KEY = "redline_mfa_enrolled"
+
+
+def _recheck_seconds() -> int:
+    seconds: int = getattr(settings, "REDLINE_MFA_RECHECK_SECONDS", 300)
+    return seconds
+
+
+def remember_enrolment(session: Any, user: Any) -> None:
+    """Record in the session that `user` holds a second factor now (checked by the caller)."""
+    session[_ENROLLED_SESSION_KEY] = [user.pk, int(time.time())]
+
+
+def _remembered(session: Any, user: Any) -> bool:
+    value = session.get(_ENROLLED_SESSION_KEY)
+    # [user id, when it was checked]; anything else (an older session's bare id) is checked again.
+    if not isinstance(value, list) or len(value) != 2 or value[0] != user.pk:
+        return False
+    return isinstance(value[1], int) and 0 <= time.time() - value[1] < _recheck_seconds()
 
 
 def mfa_required(user: Any) -> bool:
@@ -54,12 +75,14 @@ def needs_enrolment(
     if not required:
         return False
     session = getattr(request, "session", None)
-    if session is not None and session.get(_ENROLLED_SESSION_KEY) == user.pk:
+    if session is not None and _remembered(session, user):
         return False
     if not has_second_factor(user):
+        if session is not None:
+            session.pop(_ENROLLED_SESSION_KEY, None)
         return True
     if session is not None:
-        session[_ENROLLED_SESSION_KEY] = user.pk
+        remember_enrolment(session, user)
     return False
 
 
@@ -69,7 +92,7 @@ def _note_enrolment(sender: Any, request: HttpRequest | None = None, user: Any =
     """Signing in or adding a factor records it in the session, so the first page pays no extra query."""
     session = getattr(request, "session", None)
     if session is not None and user is not None and has_second_factor(user):
-        session[_ENROLLED_SESSION_KEY] = user.pk
+        remember_enrolment(session, user)
 
 
 @receiver(authenticator_removed)

@@ -49,7 +49,7 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from accounts.mfa import _ENROLLED_SESSION_KEY
+    from accounts.mfa import remember_enrolment
     from accounts.models import ApiKey, Organization
     from registry.models import AgentScaffold, FrontierModel
 
@@ -129,7 +129,7 @@ def main() -> None:
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session[_ENROLLED_SESSION_KEY] = user.pk
+    remember_enrolment(session, user)
     session.create()
     client.cookies["sessionid"] = session.session_key or ""
     with CaptureQueriesContext(connection) as triage:

@@ -163,6 +163,9 @@ MFA_PASSKEY_LOGIN_ENABLED = False
 # http://localhost as secure but not http://127.0.0.1: enrol a security key at http://localhost:8000.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 REDLINE_MFA_REQUIRED_ROLES = ["reviewer", "regulator", "platform_admin"]
+# How long a session trusts its memory that the user holds a second factor before checking the database
+# again (a factor deleted outside allauth's pages, e.g. in the admin, closes the service within this).
+REDLINE_MFA_RECHECK_SECONDS = env.int("REDLINE_MFA_RECHECK_SECONDS", default=300)
 # Login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one address,
 # that pair is refused (even with the right password) until the cool-off has passed; a success before the
 # limit clears the count. The failures are rows (axes' database handler), so every web process sees them.

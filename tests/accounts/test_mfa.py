@@ -4,10 +4,14 @@ signing in then takes the password and the TOTP code; the Django admin uses the 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+import time_machine
 from allauth.mfa.models import Authenticator
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.mfa import needs_enrolment
 from accounts.models import Role
@@ -173,3 +177,38 @@ def test_a_security_key_can_be_added_from_a_page_the_csp_allows(regulator_org):
     inline = [attrs for attrs, body in scripts if body.strip() and 'type="application/json"' not in attrs]
     assert inline == [], "an inline script would be blocked by the CSP"
     assert "unsafe-inline" not in page["Content-Security-Policy"]
+
+
+def test_a_factor_deleted_outside_allauth_closes_the_service_after_the_recheck(regulator_org, settings):
+    """The admin (or a script) deleting the factor sends no allauth signal to the user's sessions: the
+    session's memory of the factor is checked against the database again once it is
+    REDLINE_MFA_RECHECK_SECONDS old."""
+    user = MembershipFactory(organization=regulator_org, role=Role.REVIEWER).user
+    client = Client()
+    sign_in(client, user)  # enrols TOTP first, as the policy requires
+    assert client.get("/dashboard/").status_code == 200
+
+    Authenticator.objects.filter(user=user).delete()  # as the admin's delete action does
+
+    assert client.get("/dashboard/").status_code == 200  # within the window: the remembered verdict
+    later = time.time() + settings.REDLINE_MFA_RECHECK_SECONDS + 1
+    with time_machine.travel(later, tick=False):
+        assert client.get("/dashboard/")["Location"] == "/accounts/2fa/"
+
+
+def test_a_session_from_before_the_recheck_is_checked_once_and_then_remembered(regulator_org):
+    user = MembershipFactory(organization=regulator_org, role=Role.REVIEWER).user
+    client = Client()
+    sign_in(client, user)  # enrols TOTP first, as the policy requires
+    session = client.session
+    session["redline_mfa_enrolled"] = user.pk  # what a session signed in before this release holds
+    session.save()
+
+    with CaptureQueriesContext(connection) as first:
+        assert client.get("/dashboard/").status_code == 200
+    with CaptureQueriesContext(connection) as second:
+        assert client.get("/dashboard/").status_code == 200
+    factor_checks = [
+        [q for q in c.captured_queries if "mfa_authenticator" in q["sql"]] for c in (first, second)
+    ]
+    assert len(factor_checks[0]) == 1 and factor_checks[1] == [], factor_checks
