@@ -492,14 +492,16 @@ class CommentVisibility(models.TextChoices):
 
 
 class Comment(models.Model):
-    """A remark on a report: internal to reviewers and regulators, or shared with the submitter."""
+    """A remark on a report: internal to reviewers and regulators, or shared with the submitter. Never
+    edited or deleted (append-only in the database)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="comments")
     author_org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     author = models.CharField(max_length=200)
+    # PROTECT, not SET_NULL: the table refuses UPDATE, and people are deactivated, never deleted.
     author_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     visibility = models.CharField(max_length=16, choices=CommentVisibility.choices)
     body = models.TextField()

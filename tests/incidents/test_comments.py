@@ -4,7 +4,8 @@ organisation; the report's own visibility (DESIGN 4) comes first, comments are i
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
+from django.db.models import ProtectedError
 from django.test.utils import CaptureQueriesContext
 
 from accounts.authentication import principal_for_membership
@@ -186,6 +187,20 @@ def test_comments_are_immutable_through_the_api(world, method):
     assert not Comment.objects.filter(body="rewritten").exists()
 
 
+def test_comments_are_append_only_in_the_database(world):
+    _seed(world)
+    comment = Comment.objects.filter(author_user__isnull=False).first()
+    assert comment is not None
+    for statement in (
+        lambda: Comment.objects.filter(pk=comment.pk).update(body="rewritten"),
+        lambda: Comment.objects.filter(pk=comment.pk).delete(),
+        lambda: comment.author_user.delete(),  # PROTECT: an author is deactivated, never deleted
+    ):
+        with pytest.raises((DatabaseError, ProtectedError)), transaction.atomic():
+            statement()
+    assert Comment.objects.get(pk=comment.pk).body == comment.body
+
+
 def test_comments_are_listed_oldest_first_and_walk_by_cursor(world):
     reviewer = principal_for_membership(world.memberships["lead_reviewer"])
     incident = world.incidents["amber"]
@@ -202,19 +217,19 @@ def test_comments_are_listed_oldest_first_and_walk_by_cursor(world):
     assert bodies == [f"c{number}" for number in range(5)]
 
 
-def _count_list_queries(world: World, comments: int) -> int:
+def _count_list_queries(world: World, comments: int, tlp: str) -> int:
     reviewer = principal_for_membership(world.memberships["lead_reviewer"])
-    incident = world.incidents["amber"]
-    Comment.objects.filter(incident=incident).delete()
+    incident = world.incidents[tlp]
+    assert not Comment.objects.filter(incident=incident).exists()  # comments are never deleted
     for number in range(comments):
         visibility = "internal" if number % 2 else "shared"
         services.comment_add(actor=reviewer, incident=incident, visibility=visibility, body=f"n{number}")
     client = world.clients["regulator"]
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(_url(world, "amber"), {"limit": 50})
+        response = client.get(_url(world, tlp), {"limit": 50})
     assert len(response.json()["results"]) == comments
     return len(queries)
 
 
 def test_the_comment_list_costs_the_same_number_of_queries_for_3_and_20_comments(world):
-    assert _count_list_queries(world, 3) == _count_list_queries(world, 20)
+    assert _count_list_queries(world, 3, "amber") == _count_list_queries(world, 20, "green")
