@@ -9,6 +9,11 @@ unacknowledged tasks go back to the queue. A worker without a broker connection 
 progress) stays live: that is readiness's business, and restarting every worker during a broker outage
 would not help.
 
+A task that runs on the event loop's own thread (the `solo` pool) keeps the loop from turning while it
+works: that is not a stall for as long as the task may run (CELERY_TASK_TIME_LIMIT, after which Celery
+ends it), plus REDLINE_WORKER_STALL_SECONDS. Tasks of the prefork and threads pools run elsewhere and
+exempt nothing, so a threads-pool worker whose loop stops with tasks in flight is still called stalled.
+
 Loaded by the worker through CELERY_IMPORTS; the web process never imports it.
 """
 
@@ -22,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from celery import bootsteps
-from celery.signals import celeryd_init, worker_ready
+from celery.signals import celeryd_init, task_postrun, task_prerun, worker_ready
 from django.conf import settings
 from django.db import connection
 
@@ -37,6 +42,8 @@ class ConsumerLoop:
     def __init__(self) -> None:
         self.consumer: Any = None
         self.last_turn: float | None = None
+        self.loop_thread: int | None = None  # the thread that turns the loop (the hub's on_tick)
+        self.task_on_loop_since: float | None = None  # a task is running on that thread since then
 
     def attach(self, consumer: Any) -> None:
         self.consumer = consumer
@@ -48,9 +55,19 @@ class ConsumerLoop:
 
     def turn(self) -> None:
         self.last_turn = time.monotonic()
+        self.loop_thread = threading.get_ident()
+
+    def task_started(self) -> None:
+        if self.loop_thread is not None and threading.get_ident() == self.loop_thread:
+            self.task_on_loop_since = time.monotonic()
+
+    def task_finished(self) -> None:
+        if threading.get_ident() == self.loop_thread:
+            self.task_on_loop_since = None
 
     def state(self, now: float | None = None) -> tuple[str, float]:
-        """("running", seconds since the loop last turned) while the consumer is connected to the broker;
+        """("running", seconds since the loop last turned) while the consumer is connected to the broker,
+        or ("running a task", seconds since it started) while a task runs on the loop's own thread;
         ("not connected", 0) during an outage or a reconnect; ("not started", 0) before the first
         connection, or when the worker has no event loop to watch (a pool without one)."""
         consumer, last_turn = self.consumer, self.last_turn
@@ -59,10 +76,24 @@ class ConsumerLoop:
         broker = getattr(consumer, "connection", None)
         if last_turn is None or broker is None or not getattr(broker, "connected", False):
             return "not connected", 0.0
-        return "running", max(0.0, (time.monotonic() if now is None else now) - last_turn)
+        now = time.monotonic() if now is None else now
+        task_since = self.task_on_loop_since
+        if task_since is not None:
+            return "running a task", max(0.0, now - task_since)
+        return "running", max(0.0, now - last_turn)
 
 
 LOOP = ConsumerLoop()
+
+
+@task_prerun.connect
+def _task_started(**kwargs: Any) -> None:
+    LOOP.task_started()
+
+
+@task_postrun.connect
+def _task_finished(**kwargs: Any) -> None:
+    LOOP.task_finished()
 
 
 class ConsumerWatch(bootsteps.StartStopStep):
@@ -107,8 +138,12 @@ def _problem(detail: str, checks: dict[str, str]) -> dict[str, Any]:
 
 def liveness(loop: ConsumerLoop | None = None) -> tuple[int, dict[str, Any]]:
     state, idle = (loop or LOOP).state()
-    if state == "running" and idle > settings.REDLINE_WORKER_STALL_SECONDS:
+    stall = settings.REDLINE_WORKER_STALL_SECONDS
+    if state == "running" and idle > stall:
         detail = f"Stalled: connected to the broker, but the consumer has not run for {idle:.0f} s."
+        return 503, _problem(detail, {"consumer": "stalled"})
+    if state == "running a task" and idle > (getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 0) + stall:
+        detail = f"Stalled: a task has held the consumer's thread for {idle:.0f} s, past its time limit."
         return 503, _problem(detail, {"consumer": "stalled"})
     return 200, {"status": "ok", "checks": {"consumer": state}}
 

@@ -5,6 +5,7 @@ outage or a reconnect in progress is readiness's business."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -114,4 +115,52 @@ def test_the_worker_probe_port_answers_503_for_a_stalled_consumer():
     finally:
         server.shutdown()
         server.server_close()
+        worker_health.LOOP = original
+
+
+@override_settings(REDLINE_WORKER_STALL_SECONDS=60, CELERY_TASK_TIME_LIMIT=300)
+def test_a_task_on_the_loop_thread_is_not_a_stall_until_its_time_limit_has_passed():
+    """The solo pool runs each task on the consumer's own thread: the loop cannot turn meanwhile."""
+    loop = _loop_idle_for(0, _consumer())
+    loop.turn()  # the hub's tick, on this thread
+    loop.task_started()  # task_prerun, on the same thread
+    assert loop.task_on_loop_since is not None
+    loop.last_turn -= 120
+    loop.task_on_loop_since -= 120
+    assert liveness(loop) == (200, {"status": "ok", "checks": {"consumer": "running a task"}})
+
+    loop.task_on_loop_since -= 250  # 370 s: past the time limit (300) and the stall allowance (60)
+    status, body = liveness(loop)
+    assert (status, body["checks"]) == (503, {"consumer": "stalled"})
+
+    loop.task_finished()
+    loop.turn()
+    assert liveness(loop) == (200, {"status": "ok", "checks": {"consumer": "running"}})
+
+
+@override_settings(REDLINE_WORKER_STALL_SECONDS=60)
+def test_a_task_on_another_thread_does_not_excuse_a_loop_that_stopped():
+    """The threads pool (and prefork) run tasks elsewhere: a loop stuck with tasks in flight is a stall."""
+    loop = _loop_idle_for(0, _consumer())
+    loop.turn()
+    elsewhere = threading.Thread(target=loop.task_started)
+    elsewhere.start()
+    elsewhere.join()
+    assert loop.task_on_loop_since is None
+    loop.last_turn -= 120
+    status, body = liveness(loop)
+    assert (status, body["checks"]) == (503, {"consumer": "stalled"})
+
+
+def test_celery_task_signals_reach_the_watch():
+    from celery.signals import task_postrun, task_prerun
+
+    original, worker_health.LOOP = worker_health.LOOP, ConsumerLoop()
+    try:
+        worker_health.LOOP.turn()
+        task_prerun.send(sender=None)
+        assert worker_health.LOOP.task_on_loop_since is not None
+        task_postrun.send(sender=None)
+        assert worker_health.LOOP.task_on_loop_since is None
+    finally:
         worker_health.LOOP = original
