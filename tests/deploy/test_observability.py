@@ -8,14 +8,9 @@ import contextlib
 import io
 import json
 import logging
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -23,8 +18,8 @@ from django.test import override_settings
 from pythonjsonlogger.json import JsonFormatter
 
 from core.logging import RequestContextFilter
+from tests.deploy.gunicorn_support import free_port, start_gunicorn
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "metrics-token-for-tests-" + "x" * 16
 
 
@@ -130,31 +125,16 @@ def test_metrics_are_served_to_an_allowed_network_only(client):
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_gunicorn_with_the_deploy_config_serves_and_logs_access_as_json(tmp_path):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "PORT": str(port),
-        "GUNICORN_BIND_HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "1",
-        "LOG_FORMAT": "json",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
-        "REDLINE_METRICS_TOKEN": TOKEN,
-    }
+    port = free_port()
     out = (tmp_path / "out.log").open("wb")
-    proc = subprocess.Popen(  # noqa: S603 - our own gunicorn
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "config.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
+    proc = start_gunicorn(
+        "config.wsgi",
+        port,
+        out,
+        LOG_FORMAT="json",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
+        REDLINE_METRICS_TOKEN=TOKEN,
     )
     try:
         deadline = time.monotonic() + 30

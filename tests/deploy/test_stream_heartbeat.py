@@ -5,10 +5,7 @@ worker timeout in mid-response."""
 from __future__ import annotations
 
 import http.client
-import os
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,35 +13,18 @@ import pytest
 
 from core import heartbeat
 from tests.deploy import streaming_app
+from tests.deploy.gunicorn_support import free_port, start_gunicorn
 
-ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_SECONDS = 2  # the stream lasts CHUNKS x STEP = 6 s, three times this
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _stream_through_gunicorn(app: str, tmp_path: Path) -> tuple[list[bytes], str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "PORT": str(port),
-        "GUNICORN_BIND_HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_TIMEOUT": str(TIMEOUT_SECONDS),
-        "PROMETHEUS_MULTIPROC_DIR": "",
-        "PYTHONPATH": str(ROOT),
-    }
+    port = free_port()
     log = tmp_path / f"{app.rsplit(':', 1)[1]}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - our own gunicorn
-            [str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py", app],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        proc = start_gunicorn(
+            app, port, out, GUNICORN_TIMEOUT=str(TIMEOUT_SECONDS), PROMETHEUS_MULTIPROC_DIR=""
+        )
         try:
             deadline = time.monotonic() + 30
             while True:
