@@ -27,11 +27,6 @@ SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
 _ENROLLED_SESSION_KEY = "redline_mfa_enrolled"
 
 
-def _recheck_seconds() -> int:
-    seconds: int = getattr(settings, "REDLINE_MFA_RECHECK_SECONDS", 300)
-    return seconds
-
-
 def remember_enrolment(session: Any, user: Any) -> None:
     """Record in the session that `user` holds a second factor now (checked by the caller)."""
     session[_ENROLLED_SESSION_KEY] = [user.pk, int(time.time())]
@@ -42,7 +37,7 @@ def _remembered(session: Any, user: Any) -> bool:
     # [user id, when it was checked]; anything else (an older session's bare id) is checked again.
     if not isinstance(value, list) or len(value) != 2 or value[0] != user.pk:
         return False
-    return isinstance(value[1], int) and 0 <= time.time() - value[1] < _recheck_seconds()
+    return isinstance(value[1], int) and 0 <= time.time() - value[1] < settings.REDLINE_MFA_RECHECK_SECONDS
 
 
 def mfa_required(user: Any) -> bool:

@@ -142,7 +142,7 @@ def liveness(loop: ConsumerLoop | None = None) -> tuple[int, dict[str, Any]]:
     if state == "running" and idle > stall:
         detail = f"Stalled: connected to the broker, but the consumer has not run for {idle:.0f} s."
         return 503, _problem(detail, {"consumer": "stalled"})
-    if state == "running a task" and idle > (getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 0) + stall:
+    if state == "running a task" and idle > settings.CELERY_TASK_TIME_LIMIT + stall:
         detail = f"Stalled: a task has held the consumer's thread for {idle:.0f} s, past its time limit."
         return 503, _problem(detail, {"consumer": "stalled"})
     return 200, {"status": "ok", "checks": {"consumer": state}}
